@@ -1,0 +1,1 @@
+"""The ``domainrag`` command line."""

@@ -1,0 +1,89 @@
+"""Shared CLI plumbing: options, one-line errors on stderr, JSON on stdout."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from domainrag.errors import DomainRAGError
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+PackOpt = typer.Option(..., "--pack", "-p", help="Pack name (law, finance, ...) or a pack folder path.")
+KbOpt = typer.Option(None, "--kb", help="Knowledge base name (default: the pack's name).")
+UriOpt = typer.Option(None, "--uri", help="Milvus URI: a Lite .db file (default ~/.domainrag/milvus.db) or http://host:19530.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+EmbeddingOpt = typer.Option(None, "--embedding-model", help="sentence-transformers model name or folder (overrides the pack).")
+
+EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
+
+
+def quiet_libraries() -> None:
+    """Offline hub, no tokenizer fork warnings, no jieba chatter on stderr."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    try:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:
+        pass
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print one error line to stderr and exit."""
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain errors into one stderr line and exit code 2; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet_libraries()
+        try:
+            return fn(*args, **kwargs)
+        except DomainRAGError as exc:
+            fail(str(exc))
+        except Exception as exc:
+            from pymilvus.exceptions import MilvusException
+
+            if isinstance(exc, MilvusException):
+                fail(f"Milvus refused the operation: {getattr(exc, 'message', exc)}")
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def open_rag(pack: str, uri: str | None, kb: str | None, embedding_model: str | None = None) -> Any:
+    from domainrag.rag import DomainRAG
+
+    return DomainRAG.from_pack(pack, uri=uri, kb=kb, embedding_model=embedding_model)

@@ -1,0 +1,69 @@
+"""``domainrag ingest`` and ``domainrag search``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from domainrag.cli.common import (EXIT_ERROR, EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, err, handle_errors,
+                                  open_rag, out, print_json)
+
+
+@handle_errors
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (recursive)."),
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    embedding_model: str = EmbeddingOpt,
+    no_prune: bool = typer.Option(False, "--no-prune", help="Keep chunks of files that are gone from the folders."),
+    max_file_mb: int = typer.Option(200, "--max-file-mb", help="Skip files larger than this."),
+) -> None:
+    """Ingest documents into the knowledge base (incremental: unchanged files are skipped).
+
+    Exit code: 0 when every file is ingested or unchanged, 1 when some files were skipped
+    (the others are stored; reasons are in the summary), 2 when nothing could be done.
+    """
+    rag = open_rag(pack, uri, kb, embedding_model)
+    summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal,
+                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20)
+    for skipped in summary.skipped:
+        err.print(f"[yellow]skipped[/] {skipped['source']}: {skipped['reason']}")
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning[/] {warning['source']}: {warning['warning']}")
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        table = Table(title=f"ingest → {summary.kb}", show_header=False)
+        for label, value in [("files seen", summary.files_seen), ("ingested", summary.ingested),
+                             ("unchanged", summary.unchanged), ("removed", summary.removed),
+                             ("skipped", len(summary.skipped)), ("chunks added", summary.chunks_added),
+                             ("chunks removed", summary.chunks_removed), ("chunks in kb", summary.chunks_total),
+                             ("seconds", f"{summary.seconds:.1f}")]:
+            table.add_row(label, str(value))
+        out.print(table)
+    if summary.files_seen == 0 and summary.skipped and summary.ingested == 0:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(summary.exit_code)
+
+
+@handle_errors
+def search(
+    query: str = typer.Argument(..., help="The search query."),
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    k: int = typer.Option(5, "--k", "-k", min=1, max=1000, help="Number of hits."),
+    mode: str = typer.Option(None, "--mode", help="hybrid (default), dense or bm25."),
+    embedding_model: str = EmbeddingOpt,
+) -> None:
+    """Search the knowledge base (hybrid dense + BM25 with RRF by default)."""
+    rag = open_rag(pack, uri, kb, embedding_model)
+    hits = rag.search(query, k=k, mode=mode)
+    if as_json:
+        print_json([{key: value for key, value in h.to_dict().items() if key != "metadata"} for h in hits])
+        return
+    if not hits:
+        err.print("no hits")
+    for hit in hits:
+        location = " · ".join(p for p in (hit.title, hit.section) if p)
+        out.print(f"[bold]{hit.rank}.[/] [cyan]{location}[/]  [dim]score {hit.score:.4f}  {hit.source}[/]")
+        out.print(f"   {hit.text[:300]}")

@@ -1,0 +1,22 @@
+"""Entry point: ``domainrag <command>``. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from domainrag.cli import ingest as ingest_cmd
+from domainrag.cli import kb as kb_cmd
+
+app = typer.Typer(name="domainrag", help="Domain-specific RAG assistants on Milvus.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("search")(ingest_cmd.search)
+app.add_typer(kb_cmd.app, name="kb")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

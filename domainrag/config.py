@@ -1,0 +1,49 @@
+"""Settings: defaults, overridden by the pack, then by ``DOMAINRAG_*`` environment variables."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from domainrag.errors import ConfigError
+
+KB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+
+
+def domainrag_home() -> Path:
+    """Folder for the embedded Milvus Lite file, caches and feedback (``DOMAINRAG_HOME``)."""
+    home = Path(os.environ.get("DOMAINRAG_HOME") or Path.home() / ".domainrag").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def default_uri() -> str:
+    """``DOMAINRAG_MILVUS_URI`` if set, else the Milvus Lite file under the home folder."""
+    return os.environ.get("DOMAINRAG_MILVUS_URI") or str(domainrag_home() / "milvus.db")
+
+
+def is_server_uri(uri: str) -> bool:
+    """True for ``http(s)://`` or ``tcp://`` Milvus server URIs, False for a Lite ``.db`` file."""
+    return bool(re.match(r"^(https?|tcp|grpc)://", uri))
+
+
+def uri_slug(uri: str) -> str:
+    """A short, filesystem-safe name for a URI (used to key local caches per store)."""
+    return hashlib.sha1(uri.encode()).hexdigest()[:12]
+
+
+def validate_kb_name(name: str) -> str:
+    """Knowledge-base names become Milvus collection names: letters, digits and underscores."""
+    if not KB_NAME_PATTERN.match(name) or "__" in name:
+        raise ConfigError(
+            f"invalid knowledge-base name {name!r}: use letters, digits and single underscores, "
+            "starting with a letter (e.g. --kb law_statutes)"
+        )
+    return name
+
+
+def env_override(key: str, default: str | None) -> str | None:
+    """``DOMAINRAG_<KEY>`` from the environment, else the default."""
+    return os.environ.get(f"DOMAINRAG_{key.upper()}") or default

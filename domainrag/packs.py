@@ -1,0 +1,140 @@
+"""Find and load domain packs: built-in (``domains/``), a folder on disk, or an entry point."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from domainrag.errors import ConfigError
+
+ENTRY_POINT_GROUP = "domainrag.packs"
+
+
+def builtin_packs_dir() -> Path:
+    """The folder that holds the built-in packs (``domains/`` in the source tree)."""
+    import domainrag.domains
+
+    return Path(domainrag.domains.__file__).parent
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How a pack retrieves: mode, depth, fusion and the relevance floor."""
+
+    mode: str = "hybrid"
+    k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    score_threshold: float = 0.0
+    chunk_size: int = 600
+    chunk_overlap: int = 80
+    splitter: str = "auto"
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A domain pack as read from its ``pack.toml``."""
+
+    name: str
+    path: Path
+    description: str = ""
+    language: str = "zh"
+    disclaimer: str = ""
+    embedding_model: str = "default"
+    base_model: str = "default"
+    adapter: str | None = None
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    prompts: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def corpus_dir(self) -> Path:
+        """The pack's sample corpus folder."""
+        return self.path / "corpus"
+
+    @property
+    def adapter_dir(self) -> Path | None:
+        """The pack's adapter folder if one is configured and present."""
+        if not self.adapter:
+            return None
+        candidate = (self.path / self.adapter).resolve()
+        return candidate if (candidate / "adapter_config.json").exists() else None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A raw ``[section]`` of pack.toml (empty if absent)."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+
+def _read_pack(folder: Path) -> Pack:
+    toml_path = folder / "pack.toml"
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{folder}: no pack.toml here; a pack folder needs one (see domains/law/pack.toml)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{toml_path}: invalid TOML ({exc}); fix the file") from None
+    meta = data.get("pack", {})
+    models = data.get("models", {})
+    retrieval_raw = data.get("retrieval", {})
+    known = RetrievalSettings.__dataclass_fields__
+    unknown = sorted(set(retrieval_raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{toml_path}: unknown [retrieval] keys {unknown}; allowed: {sorted(known)}")
+    try:
+        retrieval = RetrievalSettings(**retrieval_raw)
+    except TypeError as exc:
+        raise ConfigError(f"{toml_path}: bad [retrieval] section ({exc})") from None
+    if retrieval.mode not in ("hybrid", "dense", "bm25"):
+        raise ConfigError(f"{toml_path}: [retrieval] mode must be hybrid, dense or bm25, not {retrieval.mode!r}")
+    return Pack(
+        name=str(meta.get("name") or folder.name),
+        path=folder.resolve(),
+        description=str(meta.get("description", "")),
+        language=str(meta.get("language", "zh")),
+        disclaimer=str(meta.get("disclaimer", "")),
+        embedding_model=str(models.get("embedding", "default")),
+        base_model=str(models.get("base", "default")),
+        adapter=models.get("adapter"),
+        retrieval=retrieval,
+        prompts={k: str(v) for k, v in data.get("prompts", {}).items()},
+        raw=data,
+    )
+
+
+def _entry_point_packs() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            target = ep.load()
+        except Exception:  # a broken third-party pack must not break the others
+            continue
+        path = Path(target() if callable(target) else getattr(target, "__file__", target))
+        found[ep.name] = path.parent if path.is_file() else path
+    return found
+
+
+def available_packs() -> dict[str, Path]:
+    """Pack name → folder, for built-in packs and entry-point packs."""
+    packs = {p.name: p for p in sorted(builtin_packs_dir().iterdir()) if (p / "pack.toml").exists()}
+    packs.update(_entry_point_packs())
+    return packs
+
+
+def load_pack(name_or_path: str | Path) -> Pack:
+    """Load a pack by built-in name, entry-point name, or folder path (``./my_pack``)."""
+    text = str(name_or_path)
+    as_path = Path(text).expanduser()
+    if as_path.is_dir() and ("/" in text or text.startswith(".") or (as_path / "pack.toml").exists()):
+        return _read_pack(as_path)
+    packs = available_packs()
+    if text in packs:
+        return _read_pack(packs[text])
+    raise ConfigError(
+        f"unknown pack {text!r}: choose one of {', '.join(sorted(packs)) or '(none installed)'} "
+        "or pass a pack folder path (--pack ./my_pack)"
+    )

@@ -1,0 +1,96 @@
+"""``DomainRAG``: the public entry point that ties a pack, a Milvus store and the models together."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from domainrag.config import default_uri, env_override, validate_kb_name
+from domainrag.embed import Embedder, get_embedder
+from domainrag.packs import Pack, load_pack
+from domainrag.retrieve import Hit, Retriever
+from domainrag.store import Store
+
+
+class DomainRAG:
+    """A domain pack bound to a knowledge base. Models and the Milvus client load once, on first use."""
+
+    def __init__(self, pack: Pack, uri: str | None = None, kb: str | None = None,
+                 embedding_model: str | None = None, token: str | None = None) -> None:
+        self.pack = pack
+        self.uri = uri or default_uri()
+        self.kb = validate_kb_name(kb or env_override("KB", None) or pack.name)
+        self.token = token or env_override("MILVUS_TOKEN", None)
+        self._embedding_name = embedding_model or pack.embedding_model
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
+        self._retriever: Retriever | None = None
+
+    @classmethod
+    def from_pack(cls, pack: str | Path | Pack, uri: str | None = None, kb: str | None = None, **kwargs: Any) -> "DomainRAG":
+        """``DomainRAG.from_pack("law")`` or ``from_pack("./my_pack", uri="http://localhost:19530")``."""
+        return cls(pack if isinstance(pack, Pack) else load_pack(pack), uri=uri, kb=kb, **kwargs)
+
+    # ---- lazily loaded parts ---------------------------------------------
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.uri, self.token)
+            return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = get_embedder(self._embedding_name)
+            return self._embedder
+
+    @property
+    def embedding_model_name(self) -> str:
+        """The configured name (``default`` stays ``default`` so KBs survive package upgrades)."""
+        import os
+
+        return os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or self._embedding_name or "default"
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            settings = self.pack.retrieval
+            self._retriever = Retriever(self.store, self.kb, self.embedder, candidates=settings.candidates,
+                                        rrf_k=settings.rrf_k, **self.pack.section("fusion"))
+        return self._retriever
+
+    # ---- operations ------------------------------------------------------------
+    def ingest(self, paths: str | Path | list[str | Path], progress: bool = False, prune: bool = True,
+               max_file_bytes: int | None = None) -> Any:
+        """Ingest files or folders; returns an ``IngestSummary``."""
+        from domainrag.ingestion.pipeline import IngestOptions, IngestPipeline
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        settings = self.pack.retrieval
+        options = IngestOptions(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+                                splitter=settings.splitter, prune=prune, progress=progress)
+        if max_file_bytes:
+            options.max_file_bytes = max_file_bytes
+        self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
+        return IngestPipeline(self.store, self.kb, self.embedder, options).run(list(paths))
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        """Hybrid (default), dense or BM25 search of the knowledge base."""
+        if not self.store.has_kb(self.kb):
+            from domainrag.errors import ConfigError
+
+            raise ConfigError(f"knowledge base {self.kb!r} does not exist at {self.uri}: "
+                              f"run `domainrag ingest PATH --pack {self.pack.name}` first")
+        self.store.load(self.kb)
+        return self.retriever.search(query, k or self.pack.retrieval.k, mode or self.pack.retrieval.mode)
+
+    def kb_version(self) -> str:
+        """Identifies the current contents of the knowledge base (changes on every effective ingest)."""
+        return self.store.kb_version(self.kb)
+
+

@@ -1,0 +1,81 @@
+"""Hybrid retrieval: dense vectors and BM25 from Milvus, fused with reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from domainrag.errors import ConfigError
+from domainrag.query import bm25_query
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    source: str
+    title: str
+    section: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rrf_fuse(rankings: list[list[dict[str, Any]]], weights: list[float], k: int = 60) -> list[dict[str, Any]]:
+    """Weighted reciprocal-rank fusion: score = Σ w / (k + rank). Milvus' RRFRanker has no weights."""
+    scores: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, row in enumerate(ranking, start=1):
+            scores[row["id"]] = scores.get(row["id"], 0.0) + weight / (k + rank)
+            rows.setdefault(row["id"], row)
+    ordered = sorted(scores, key=lambda cid: scores[cid], reverse=True)
+    return [{**rows[cid], "score": scores[cid]} for cid in ordered]
+
+
+class Retriever:
+    """Searches one knowledge base."""
+
+    def __init__(self, store: Any, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
+                 dense_weight: float = 1.0, bm25_weight: float = 1.0) -> None:
+        self.store = store
+        self.kb = kb
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.bm25_weight = bm25_weight
+
+    def dense(self, query: str, limit: int) -> list[dict[str, Any]]:
+        vector = self.embedder.encode([query])[0].tolist()
+        return self.store.search_dense(self.kb, vector, limit)
+
+    def bm25(self, query: str, limit: int) -> list[dict[str, Any]]:
+        return self.store.search_bm25(self.kb, bm25_query(query), limit)
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        if not query.strip():
+            return []
+        if mode == "dense":
+            rows = self.dense(query, k)
+        elif mode == "bm25":
+            rows = self.bm25(query, k)
+        else:
+            depth = max(self.candidates, k)
+            rows = rrf_fuse([self.dense(query, depth), self.bm25(query, depth)],
+                            [self.dense_weight, self.bm25_weight], self.rrf_k)[:k]
+        return [
+            Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
+                source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),
+                metadata=r.get("metadata") or {})
+            for i, r in enumerate(rows, start=1)
+        ]

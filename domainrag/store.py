@@ -1,0 +1,246 @@
+"""Milvus I/O: one chunk collection plus one file manifest per knowledge base, Lite or server by URI."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from domainrag.config import is_server_uri, validate_kb_name
+from domainrag.errors import ConfigError, StoreError
+
+CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
+FILES_SUFFIX = "__files"
+_MAX_TEXT = 65535
+# Stop words for the BM25 analyzer: function words that carry no retrieval signal in Chinese or English.
+STOP_WORDS = sorted(set(
+    "的 了 和 与 及 或 是 在 对 由 为 以 其 之 于 而 并 等 上 下 中 者 所 被 将 把 从 向 这 那 有 也 就 都 又 "
+    "a an the of to in on for and or is are was were be by with as at from that this it".split()
+))
+JIEBA_ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"}, "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
+STANDARD_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}]}
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def connect(uri: str, token: str | None = None) -> Any:
+    """One MilvusClient per URI per process (Milvus Lite allows one owner of a .db file)."""
+    from pymilvus import MilvusClient
+
+    key = f"{uri}|{token or ''}"
+    with _clients_lock:
+        if key not in _clients:
+            if not is_server_uri(uri):
+                Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _clients[key] = MilvusClient(uri=uri, token=token or "")
+            except Exception as exc:
+                hint = "start it (docker compose up -d) or check the URI" if is_server_uri(uri) else "check the path is writable and not used by another process"
+                raise StoreError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {str(exc)[:120]}); {hint}") from None
+        return _clients[key]
+
+
+@dataclass
+class KBInfo:
+    """What a knowledge base was built with (kept in the collection description)."""
+
+    name: str
+    embedding_model: str
+    dim: int
+    language: str
+    pack: str
+
+
+class Store:
+    """Chunks and manifest for knowledge bases in one Milvus instance."""
+
+    def __init__(self, uri: str, token: str | None = None) -> None:
+        self.uri = uri
+        self.client = connect(uri, token)
+        self._loaded: set[str] = set()
+
+    # ---- knowledge bases -------------------------------------------------
+    def list_kbs(self) -> list[str]:
+        return sorted(n for n in self.client.list_collections() if "__" not in n and self.client.has_collection(n + FILES_SUFFIX))
+
+    def has_kb(self, kb: str) -> bool:
+        return self.client.has_collection(validate_kb_name(kb))
+
+    def load(self, kb: str) -> None:
+        """Load the KB's collections into memory (needed once per process before search or query)."""
+        for name in (kb, kb + FILES_SUFFIX):
+            if name not in self._loaded and self.client.has_collection(name):
+                state = str(self.client.get_load_state(name).get("state", ""))
+                if "Loaded" not in state:
+                    self.client.load_collection(name)
+                self._loaded.add(name)
+
+    def kb_info(self, kb: str) -> KBInfo:
+        description = self.client.describe_collection(kb).get("description", "")
+        try:
+            data = json.loads(description)
+        except (json.JSONDecodeError, TypeError):
+            raise StoreError(f"collection {kb!r} was not created by domainrag; choose another --kb") from None
+        return KBInfo(name=kb, **data)
+
+    def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str) -> KBInfo:
+        """Create the KB's collections if missing; refuse a KB built with another embedding model."""
+        validate_kb_name(kb)
+        if self.client.has_collection(kb):
+            self.load(kb)
+            info = self.kb_info(kb)
+            if info.dim != dim or info.embedding_model != embedding_model:
+                raise ConfigError(
+                    f"knowledge base {kb!r} was built with embedding model {info.embedding_model!r} ({info.dim}-d), "
+                    f"not {embedding_model!r}; use another --kb or `domainrag kb delete {kb}` first"
+                )
+            return info
+        info = KBInfo(kb, embedding_model, dim, language, pack)
+        self._create_chunks(kb, info)
+        self._create_files(kb)
+        self.load(kb)
+        return info
+
+    def _create_chunks(self, kb: str, info: KBInfo) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        analyzer = JIEBA_ANALYZER if info.language.startswith("zh") else STANDARD_ANALYZER
+        description = json.dumps({k: v for k, v in info.__dict__.items() if k != "name"}, ensure_ascii=False)
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT)
+        schema.add_field("search_text", DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True, analyzer_params=analyzer)
+        schema.add_field("source", DataType.VARCHAR, max_length=4096)
+        schema.add_field("title", DataType.VARCHAR, max_length=1024)
+        schema.add_field("section", DataType.VARCHAR, max_length=4096)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=info.dim)
+        schema.add_field("bm25", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(name="bm25_fn", function_type=FunctionType.BM25,
+                                     input_field_names=["search_text"], output_field_names=["bm25"]))
+        index = self.client.prepare_index_params()
+        dense_type = "HNSW" if is_server_uri(self.uri) else "FLAT"
+        dense_params = {"M": 16, "efConstruction": 200} if dense_type == "HNSW" else {}
+        index.add_index("dense", index_type=dense_type, metric_type="IP", params=dense_params)
+        index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params={"bm25_k1": 1.2, "bm25_b": 0.75})
+        index.add_index("source", index_type="INVERTED")
+        index.add_index("title", index_type="INVERTED")
+        self.client.create_collection(kb, schema=schema, index_params=index, consistency_level="Strong")
+
+    def _create_files(self, kb: str) -> None:
+        from pymilvus import DataType
+
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("source", DataType.VARCHAR, is_primary=True, max_length=4096)
+        schema.add_field("file_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("title", DataType.VARCHAR, max_length=1024)
+        schema.add_field("chunks", DataType.INT64)
+        schema.add_field("ingested_at", DataType.DOUBLE)
+        schema.add_field("_v", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field
+        index = self.client.prepare_index_params()
+        index.add_index("_v", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(kb + FILES_SUFFIX, schema=schema, index_params=index, consistency_level="Strong")
+
+    def drop_kb(self, kb: str) -> bool:
+        if not self.has_kb(kb):
+            return False
+        self.client.drop_collection(kb)
+        self._loaded.discard(kb)
+        self._loaded.discard(kb + FILES_SUFFIX)
+        if self.client.has_collection(kb + FILES_SUFFIX):
+            self.client.drop_collection(kb + FILES_SUFFIX)
+        return True
+
+    # ---- manifest --------------------------------------------------------
+    def manifest(self, kb: str) -> dict[str, dict[str, Any]]:
+        """source → {file_hash, title, chunks, ingested_at} for every fully ingested file."""
+        self.load(kb)
+        rows = self._query_all(kb + FILES_SUFFIX, "", ["source", "file_hash", "title", "chunks", "ingested_at"])
+        return {row["source"]: row for row in rows}
+
+    def record_file(self, kb: str, source: str, file_hash: str, title: str, chunks: int) -> None:
+        self.client.upsert(kb + FILES_SUFFIX, [{
+            "source": source, "file_hash": file_hash, "title": title[:1000], "chunks": chunks,
+            "ingested_at": time.time(), "_v": [0.0, 0.0],
+        }])
+
+    def forget_file(self, kb: str, source: str) -> None:
+        self.client.delete(kb + FILES_SUFFIX, ids=[source])
+
+    def kb_version(self, kb: str) -> str:
+        """Changes whenever the set of ingested files or their contents change."""
+        import hashlib
+
+        entries = sorted((s, r["file_hash"]) for s, r in self.manifest(kb).items())
+        return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+    # ---- chunks ------------------------------------------------------------
+    def chunk_ids_for_source(self, kb: str, source: str) -> set[str]:
+        self.load(kb)
+        rows = self._query_all(kb, f"source == {json.dumps(source, ensure_ascii=False)}", ["id"])
+        return {row["id"] for row in rows}
+
+    def upsert_chunks(self, kb: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.client.upsert(kb, rows)
+
+    def delete_chunks(self, kb: str, ids: list[str]) -> None:
+        for start in range(0, len(ids), 1000):
+            self.client.delete(kb, ids=ids[start:start + 1000])
+
+    def flush(self, kb: str) -> None:
+        """Seal fresh data so searches hit the index instead of scanning unindexed rows."""
+        for name in (kb, kb + FILES_SUFFIX):
+            if self.client.has_collection(name):
+                self.client.flush(name)
+
+    def count(self, kb: str) -> int:
+        self.load(kb)
+        rows = self.client.query(kb, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
+        iterator = self.client.query_iterator(collection, batch_size=4096, filter=expr, output_fields=fields)
+        rows: list[dict[str, Any]] = []
+        try:
+            while True:
+                batch = iterator.next()
+                if not batch:
+                    break
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return rows
+
+    # ---- search -------------------------------------------------------------
+    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[dict[str, Any]]:
+        self.load(kb)
+        result = self.client.search(kb, data=[vector], anns_field="dense", limit=limit, filter=expr,
+                                    output_fields=CHUNK_FIELDS, search_params={"metric_type": "IP"})
+        return _flatten(result)
+
+    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
+        self.load(kb)
+        if not query.strip():
+            return []
+        result = self.client.search(kb, data=[query], anns_field="bm25", limit=limit, filter=expr,
+                                    output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
+        hits = _flatten(result)
+        for hit in hits:  # Milvus Lite reports BM25 as a negative distance; expose a positive score
+            hit["score"] = abs(hit["score"])
+        return hits
+
+
+def _flatten(result: Any) -> list[dict[str, Any]]:
+    hits = []
+    for hit in result[0] if result else []:
+        entity = dict(hit.get("entity", {}))
+        entity["id"] = hit.get("id", entity.get("id"))
+        entity["score"] = float(hit.get("distance", 0.0))
+        hits.append(entity)
+    return hits

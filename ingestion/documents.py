@@ -1,0 +1,45 @@
+"""The records that flow through ingestion: a loaded document and its chunks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested; the message is the reason shown to the user."""
+
+
+@dataclass
+class Document:
+    """Text extracted from one file. ``records`` are self-contained units (CSV rows, JSONL lines)."""
+
+    source: str
+    title: str
+    text: str = ""
+    records: list[str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """One retrievable unit. ``search_text`` (title + section + text) is what gets embedded and BM25-indexed."""
+
+    source: str
+    title: str
+    section: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def search_text(self) -> str:
+        header = " ".join(part for part in (self.title, self.section) if part)
+        return f"{header}\n{self.text}" if header else self.text
+
+    @property
+    def id(self) -> str:
+        """Content hash of source + indexed text: the same chunk always gets the same id."""
+        digest = hashlib.sha256(f"{self.source}\x00{self.search_text}".encode("utf-8"))
+        return digest.hexdigest()[:32]

@@ -1,0 +1,181 @@
+"""Loaders by file type. Each turns one file into a Document or raises LoadError with the reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from domainrag.ingestion.documents import Document, LoadError
+from domainrag.ingestion.encoding import decode_bytes
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+
+
+def _read_text(path: Path) -> str:
+    return decode_bytes(path.read_bytes(), str(path))
+
+
+def _title_from_markdown(text: str, path: Path) -> str:
+    match = _H1.search(text)
+    return match.group(1).strip() if match else re.sub(r"\(\d{4}-\d{2}-\d{2}\)$", "", path.stem)
+
+
+def load_markdown(path: Path) -> Document:
+    text = _HTML_COMMENT.sub("", _FRONT_MATTER.sub("", _read_text(path)))
+    return Document(source=str(path), title=_title_from_markdown(text, path), text=text)
+
+
+def load_text(path: Path) -> Document:
+    text = _read_text(path)
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    title = first_line if 0 < len(first_line) <= 60 else path.stem
+    return Document(source=str(path), title=title, text=text)
+
+
+def load_html(path: Path) -> Document:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_read_text(path), "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "footer"]):
+        tag.decompose()
+    for level in range(1, 7):  # keep heading structure for the splitter
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+    for block in soup.find_all(["p", "li", "tr", "div", "br"]):
+        block.insert_after("\n")
+    text = re.sub(r"\n{3,}", "\n\n", soup.get_text())
+    title = soup.title.get_text(strip=True) if soup.title else _title_from_markdown(text, path)
+    return Document(source=str(path), title=title or path.stem, text=text)
+
+
+def load_pdf(path: Path) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise LoadError("encrypted PDF: decrypt it first (e.g. qpdf --decrypt)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or path.stem
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+        raise LoadError(f"corrupt PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise LoadError("PDF has no extractable text (scanned images?): run OCR first")
+    return Document(source=str(path), title=str(title), text=text, metadata={"pages": len(pages)})
+
+
+def load_docx(path: Path) -> Document:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"corrupt .docx ({type(exc).__name__})") from None
+    lines: list[str] = []
+    for paragraph in document.paragraphs:
+        style = (paragraph.style.name or "") if paragraph.style is not None else ""
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        level = re.match(r"Heading (\d)", style)
+        lines.append(f"{'#' * int(level.group(1))} {text}" if level else text)
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    title = document.core_properties.title or next((l.lstrip("# ") for l in lines if l.startswith("#")), path.stem)
+    return Document(source=str(path), title=title, text="\n\n".join(lines))
+
+
+def load_csv(path: Path) -> Document:
+    text = _read_text(path)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+    records = [
+        "；".join(f"{key}: {value}" for key, value in row.items() if key and value not in (None, ""))
+        for row in rows
+    ]
+    return Document(source=str(path), title=path.stem, records=[r for r in records if r.strip()])
+
+
+_JSON_TEXT_KEYS = ("text", "content", "body", "passage", "document")
+
+
+def _record_text(obj: dict) -> str:
+    for key in _JSON_TEXT_KEYS:
+        if isinstance(obj.get(key), str) and obj[key].strip():
+            return obj[key]
+    if "question" in obj or "instruction" in obj:
+        parts = [str(obj.get(k, "")) for k in ("instruction", "question", "input", "answer", "output")]
+        return "\n".join(p for p in parts if p.strip())
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def load_jsonl(path: Path) -> Document:
+    doc = Document(source=str(path), title=path.stem, records=[])
+    assert doc.records is not None
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            doc.warnings.append(f"line {number}: invalid JSON ({exc.msg}); line skipped")
+            continue
+        text = _record_text(obj) if isinstance(obj, dict) else str(obj)
+        if isinstance(obj, dict) and isinstance(obj.get("title"), str):
+            text = f"{obj['title']}\n{text}"
+        doc.records.append(text)
+    return doc
+
+
+LOADERS: dict[str, Callable[[Path], Document]] = {
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".csv": load_csv,
+    ".jsonl": load_jsonl,
+}
+SUPPORTED_EXTENSIONS = frozenset(LOADERS)
+
+
+def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Load one file; LoadError says why it cannot be ingested."""
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise LoadError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(f"cannot read ({exc.strerror})") from None
+    if size == 0:
+        raise LoadError("empty file")
+    if size > max_bytes:
+        raise LoadError(f"file too large ({size // 2**20} MiB > {max_bytes // 2**20} MiB); split it or raise --max-file-mb")
+    try:
+        document = loader(path)
+    except PermissionError:
+        raise LoadError("permission denied: make the file readable (chmod +r)") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read ({exc.strerror or exc})") from None
+    if not document.text.strip() and not document.records:
+        raise LoadError("no text found in the file")
+    return document
