@@ -1,7 +1,7 @@
 """Find and load local causal LMs: the packaged SmolLM2 GGUF, any HF model folder, or a GGUF file.
 
 GGUF weights are de-quantized to fp32 by transformers on load (~16 s for SmolLM2); the result is saved
-once under ``DOMAINRAG_HOME/models/`` so later loads take a second or two.
+once under ``DOMAINRAG_MODEL_CACHE`` (default ``DOMAINRAG_HOME/models/``) so later loads take a second or two.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def _cache_dir(source: ModelSource) -> Path:
     gguf = source.folder / source.gguf_file  # type: ignore[operator]
     stat = gguf.stat()
     key = hashlib.sha1(f"{gguf}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
-    return domainrag_home() / "models" / f"{source.name}-{key}"
+    root = Path(os.environ.get("DOMAINRAG_MODEL_CACHE") or domainrag_home() / "models").expanduser()
+    return root / f"{source.name}-{key}"
 
 
 def load_model(name: str | None = None) -> tuple[Any, Any]:
