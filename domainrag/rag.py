@@ -93,4 +93,16 @@ class DomainRAG:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""
         return self.store.kb_version(self.kb)
 
+    def delete_document(self, source: str) -> int:
+        """Remove one ingested document (its chunks and manifest entry); returns the number of chunks removed."""
+        from domainrag.errors import ConfigError
+
+        if not self.store.has_kb(self.kb) or source not in self.store.manifest(self.kb):
+            raise ConfigError(f"no document {source!r} in knowledge base {self.kb!r}; see `domainrag kb stats {self.kb}`")
+        ids = sorted(self.store.chunk_ids_for_source(self.kb, source))
+        self.store.delete_chunks(self.kb, ids)
+        self.store.forget_file(self.kb, source)
+        self.store.flush(self.kb)
+        return len(ids)
+
 
