@@ -14,6 +14,7 @@ from domainrag.errors import ConfigError, StoreError
 
 CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
 FILES_SUFFIX = "__files"
+INFO_PROPERTY = "domainrag.kb_info"
 _MAX_TEXT = 65535
 # Stop words for the BM25 analyzer: function words that carry no retrieval signal in Chinese or English.
 STOP_WORDS = sorted(set(
@@ -80,7 +81,9 @@ class Store:
                 self._loaded.add(name)
 
     def kb_info(self, kb: str) -> KBInfo:
-        description = self.client.describe_collection(kb).get("description", "")
+        described = self.client.describe_collection(kb)
+        # Milvus Lite drops collection descriptions; the info is kept in a collection property as well.
+        description = (described.get("properties") or {}).get(INFO_PROPERTY) or described.get("description", "")
         try:
             data = json.loads(description)
         except (json.JSONDecodeError, TypeError):
@@ -130,7 +133,8 @@ class Store:
                         params={"bm25_k1": 1.2, "bm25_b": 0.75})
         index.add_index("source", index_type="INVERTED")
         index.add_index("title", index_type="INVERTED")
-        self.client.create_collection(kb, schema=schema, index_params=index, consistency_level="Strong")
+        self.client.create_collection(kb, schema=schema, index_params=index, consistency_level="Strong",
+                                      properties={INFO_PROPERTY: description})
 
     def _create_files(self, kb: str) -> None:
         from pymilvus import DataType
