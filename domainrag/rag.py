@@ -105,4 +105,53 @@ class DomainRAG:
         self.store.flush(self.kb)
         return len(ids)
 
+    # ---- answering (issue 3): generator, chain, ask / stream -------------------------
+    answer_cache: Any = None  # a semantic cache with lookup(question) / store(question, answer); see chain
+    _llm_options: dict[str, Any] = {}
+    _generator_obj: Any = None
+    _answer_chain: Any = None
+    _answer_lock = threading.Lock()
 
+    def with_llm(self, endpoint: str | None = None, model: str | None = None, base_model: str | None = None,
+                 generator: Any = None, **generation: Any) -> "DomainRAG":
+        """Choose the generator: an OpenAI-compatible ``endpoint`` (+ ``model``), a local ``base_model`` (HF
+        folder or .gguf; default the pack's), or a ready ``Generator``. ``generation`` overrides the pack's
+        ``[generation]`` settings (e.g. ``max_new_tokens=64``). Returns self."""
+        self._llm_options = {"endpoint": endpoint, "model": model, "base_model": base_model, **generation}
+        self._generator_obj, self._answer_chain = generator, None
+        return self
+
+    @property
+    def generator(self) -> Any:
+        """The LLM, built on first use (a local model's weights load on its first generation)."""
+        with self._answer_lock:
+            if self._generator_obj is None:
+                from domainrag.llm import build_generator
+
+                self._generator_obj = build_generator(self.pack, **self._llm_options)
+            return self._generator_obj
+
+    @property
+    def answer_chain(self) -> Any:
+        """The LCEL answer chain (``domainrag.chain.AnswerChain``); ``.runnable`` is the LangChain Runnable."""
+        with self._answer_lock:
+            if self._answer_chain is None:
+                from domainrag.chain import AnswerChain
+
+                self._answer_chain = AnswerChain(self, lambda: self.generator)
+            return self._answer_chain
+
+    def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
+            adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+        """A grounded answer with citations (``domainrag.answer.Answer``). Thread-safe.
+
+        ``history``: earlier turns as ``[{"role", "content"}]`` messages or ``(question, answer)`` pairs;
+        a follow-up is rewritten into a standalone question. ``adapter="none"`` skips the pack's adapter."""
+        return self.stream(question, history, use_cache=use_cache, k=k, adapter=adapter,
+                           max_new_tokens=max_new_tokens).answer
+
+    def stream(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
+               adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+        """Iterate for text deltas; then ``.answer`` holds the final ``Answer`` (``domainrag.answer.AnswerStream``)."""
+        return self.answer_chain.stream(question, history, use_cache=use_cache, k=k, adapter=adapter,
+                                        max_new_tokens=max_new_tokens)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from domainrag.cli import ask as ask_cmd
 from domainrag.cli import ingest as ingest_cmd
 from domainrag.cli import kb as kb_cmd
+from domainrag.cli import serve as serve_cmd
 from domainrag.cli import ui as ui_cmd
 
 app = typer.Typer(name="domainrag", help="Domain-specific RAG assistants on Milvus.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 app.command("ingest")(ingest_cmd.ingest)
 app.command("search")(ingest_cmd.search)
+app.command("ask")(ask_cmd.ask)
+app.command("serve")(serve_cmd.serve)
 app.add_typer(kb_cmd.app, name="kb")
 app.command("ui")(ui_cmd.ui)
 

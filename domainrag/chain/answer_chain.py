@@ -1,0 +1,295 @@
+"""The answer path as a LangChain (LCEL) pipeline of Runnables.
+
+    validate → rewrite (history) → cache lookup → retrieve (hybrid + relevance floor) → prompt
+             → generate (streamed) → cite (keep only valid [n]) → cache store
+
+Each step passes one ``Turn`` (the per-call state) along, so one chain serves many threads at once. Streamed
+output chunks are ``AddableDict``s: ``{"answer": delta}`` while generating, then ``{"result": Answer}``;
+``invoke`` adds them up into ``{"answer": full_text, "result": Answer}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
+from domainrag.chain.citations import CitationFilter, cited_numbers
+from domainrag.chain.relevance import RelevanceScorer
+from domainrag.chain.rewrite import standalone_question
+from domainrag.errors import ConfigError
+from domainrag.llm.base import GenerationSettings, Generator
+from domainrag.prompts import PromptTemplates, format_context, to_chat_messages
+from domainrag.retrieve import Hit
+
+log = logging.getLogger("domainrag")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """A pack's ``[answer]`` table.
+
+    no_context: "refuse" (say nothing relevant was found) or "generate" (let the model answer without sources).
+    rewrite: "rules" (deterministic follow-up rewriting) or "llm" (ask the generator, rules as the fallback).
+    max_question_chars: longer questions are cut to this length, with a warning.
+    disclaimer: append the pack's disclaimer to every generated answer.
+    """
+
+    no_context: str = "refuse"
+    rewrite: str = "rules"
+    max_question_chars: int = 500
+    disclaimer: bool = True
+
+    @classmethod
+    def from_pack(cls, pack: Any) -> "AnswerSettings":
+        raw = pack.section("answer")
+        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"{pack.path}/pack.toml: unknown [answer] keys {unknown}")
+        settings = cls(**raw)
+        if settings.no_context not in ("refuse", "generate") or settings.rewrite not in ("rules", "llm"):
+            raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate and rewrite rules|llm")
+        return settings
+
+
+@dataclass
+class Turn:
+    """The state of one ask/stream call as it moves through the chain."""
+
+    question: str
+    history: list[Any] = field(default_factory=list)
+    k: int | None = None
+    adapter: str | None = None
+    use_cache: bool = True
+    max_new_tokens: int | None = None
+    standalone: str = ""
+    passages: list[tuple[int, Hit, str]] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    answer: Answer | None = None
+    warnings: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    return Citation(n=n, chunk_id=hit.chunk_id, source=hit.source, title=hit.title, section=hit.section, text=hit.text)
+
+
+class AnswerChain:
+    """Answers questions for one ``DomainRAG`` (its pack, knowledge base and generator)."""
+
+    def __init__(self, rag: Any, generator: Callable[[], Generator]) -> None:
+        from langchain_core.runnables import RunnableGenerator, RunnableLambda
+
+        self.rag = rag
+        self._generator = generator
+        self.templates = PromptTemplates.from_pack(rag.pack)
+        self.prompt = self.templates.chat_template()
+        self.settings = AnswerSettings.from_pack(rag.pack)
+        self.generation = GenerationSettings.from_pack(rag.pack)
+        self.prepare = (RunnableLambda(self.validate, name="validate")
+                        | RunnableLambda(self.rewrite, name="rewrite")
+                        | RunnableLambda(self.lookup_cache, name="cache_lookup")
+                        | RunnableLambda(self.retrieve, name="retrieve")
+                        | RunnableLambda(self.build_prompt, name="prompt"))
+        self.runnable = (self.prepare | RunnableGenerator(self.generate, name="generate_and_cite")).with_config(
+            run_name=f"domainrag:{rag.pack.name}")
+
+    @property
+    def generator(self) -> Generator:
+        return self._generator()
+
+    # ---- steps -----------------------------------------------------------------
+    def validate(self, inputs: Turn | dict[str, Any] | str) -> Turn:
+        """Accepts a question string, ``{"question", "history", "k", "adapter", "use_cache"}`` or a Turn."""
+        if isinstance(inputs, Turn):
+            turn = inputs
+        elif isinstance(inputs, str):
+            turn = Turn(question=inputs)
+        else:
+            known = {f.name for f in fields(Turn)} & {"question", "history", "k", "adapter", "use_cache", "max_new_tokens"}
+            turn = Turn(**{key: value for key, value in inputs.items() if key in known and value is not None})
+        if not isinstance(turn.question, str) or not turn.question.strip():
+            raise QuestionError("empty question: ask something, e.g. domainrag ask \"盗窃罪怎么处罚？\" --pack law")
+        turn.question = turn.question.strip()
+        limit = self.settings.max_question_chars
+        if len(turn.question) > limit:
+            message = (f"question is {len(turn.question)} characters long; only the first {limit} are used "
+                       "([answer] max_question_chars in pack.toml)")
+            log.warning("warning: %s", message)
+            turn.warnings.append(message)
+            turn.question = turn.question[:limit]
+        turn.history = list(turn.history or [])
+        return turn
+
+    def rewrite(self, turn: Turn) -> Turn:
+        """Make a follow-up standalone using the conversation history."""
+        turn.standalone = standalone_question(turn.question, turn.history) if turn.history else turn.question
+        if turn.history and self.settings.rewrite == "llm":
+            turn.standalone = self._llm_rewrite(turn) or turn.standalone
+        return turn
+
+    def _llm_rewrite(self, turn: Turn) -> str | None:
+        from domainrag.chain.rewrite import user_questions
+        from domainrag.errors import DomainRAGError
+
+        earlier = "\n".join(f"- {q}" for q in user_questions(turn.history)[-4:])
+        instruction = ("Rewrite the last question so that it can be understood without the conversation. "
+                       "Keep its language. Reply with the question only.\n\n"
+                       f"Earlier questions:\n{earlier}\n\nLast question: {turn.question}")
+        try:
+            text = self.generator.generate([{"role": "user", "content": instruction}], adapter="none", max_new_tokens=96)
+        except DomainRAGError as exc:
+            log.warning("warning: LLM rewrite failed (%s); using the rule-based rewrite", exc)
+            return None
+        text = text.strip().splitlines()[0].strip() if text.strip() else ""
+        return text if 0 < len(text) <= 3 * max(len(turn.standalone), 20) else None
+
+    def lookup_cache(self, turn: Turn) -> Turn:
+        """Semantic cache lookup by the standalone question (a cache is set by ``DomainRAG.answer_cache``)."""
+        cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
+        if cache is None:
+            return turn
+        found = cache.lookup(turn.standalone)
+        if found is not None:
+            data, similarity = found
+            turn.answer = Answer.from_dict(data, cache_hit=True, similarity=similarity, question=turn.question,
+                                           standalone_question=turn.standalone, warnings=turn.warnings)
+        return turn
+
+    def retrieve(self, turn: Turn) -> Turn:
+        """Hybrid search, then keep only the passages above the pack's relevance floor."""
+        if turn.answer is not None:
+            return turn
+        started = time.perf_counter()
+        hits = self.rag.search(turn.standalone, k=turn.k)
+        scorer = RelevanceScorer(turn.standalone)
+        floor = self.rag.pack.retrieval.score_threshold
+        kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= floor]
+        turn.passages = [(n, hit, hit.text) for n, hit in enumerate(kept, start=1)]
+        turn.timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
+        return turn
+
+    def build_prompt(self, turn: Turn) -> Turn:
+        """The pack's prompt with the numbered passages, cut to the context budget."""
+        if turn.answer is not None:
+            return turn
+        if not turn.passages and self.settings.no_context == "refuse":
+            return turn
+        generator = self.generator
+        budget = getattr(generator, "settings", self.generation).max_context_tokens
+        lengths = [generator.count_tokens(text) for _, _, text in turn.passages]
+        cap = _water_fill(lengths, budget)
+        turn.passages = [(n, hit, text if size <= cap else generator.truncate(text, cap) + "…")
+                         for (n, hit, text), size in zip(turn.passages, lengths)]
+        context = format_context(turn.passages) if turn.passages else "（无）" if self.rag.pack.language.startswith("zh") else "(none)"
+        value = self.prompt.invoke({"system": self.templates.system, "context": context, "question": turn.standalone})
+        turn.messages = to_chat_messages(value)
+        return turn
+
+    def generate(self, turns: Iterator[Turn]) -> Iterator[dict[str, Any]]:
+        """Stream the reply, cleaning citation markers on the fly; finish with the ``Answer``."""
+        from langchain_core.runnables.utils import AddableDict
+
+        for turn in turns:
+            if turn.answer is None and not turn.messages:
+                turn.answer = self._no_context_answer(turn)
+            if turn.answer is not None:  # cache hit, or nothing relevant found
+                turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
+                yield AddableDict(answer=turn.answer.answer)
+                yield AddableDict(result=turn.answer)
+                continue
+            yield from self._generate(turn, AddableDict)
+
+    def _generate(self, turn: Turn, chunk: Any) -> Iterator[dict[str, Any]]:
+        generator = self.generator
+        valid = {n for n, _, _ in turn.passages}
+        cleaner = CitationFilter(valid)
+        parts: list[str] = []
+        first: float | None = None
+        started = time.perf_counter()
+        deltas = generator.stream(turn.messages, adapter=turn.adapter, max_new_tokens=turn.max_new_tokens)
+        for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
+            if not delta:
+                continue
+            if first is None:
+                first = turn.elapsed_ms()
+            parts.append(delta)
+            yield chunk(answer=delta)
+        gen_ms = (time.perf_counter() - started) * 1000
+        disclaimer = self.rag.pack.disclaimer if self.settings.disclaimer else ""
+        if disclaimer:
+            tail = ("\n\n" if parts else "") + disclaimer
+            parts.append(tail)
+            yield chunk(answer=tail)
+        text = "".join(parts)
+        by_number = {n: hit for n, hit, _ in turn.passages}
+        answer = Answer(
+            answer=text, citations=[_citation(n, by_number[n]) for n in cited_numbers(text) if n in by_number],
+            cache_hit=False, model=generator.model_name, adapter=generator.adapter_label(turn.adapter),
+            timings=self._timings(turn, first=first if first is not None else turn.elapsed_ms(), gen=gen_ms),
+            question=turn.question, standalone_question=turn.standalone,
+            sources=[_citation(n, hit) for n, hit, _ in turn.passages], no_context=not turn.passages,
+            warnings=turn.warnings)
+        self._store_cache(turn, answer)
+        yield chunk(result=answer)
+
+    def _no_context_answer(self, turn: Turn) -> Answer:
+        generator = self.generator
+        return Answer(answer=self.templates.no_context, model=generator.model_name,
+                      adapter=generator.adapter_label(turn.adapter), question=turn.question,
+                      standalone_question=turn.standalone, no_context=True, warnings=turn.warnings)
+
+    def _store_cache(self, turn: Turn, answer: Answer) -> None:
+        cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
+        if cache is not None:
+            cache.store(turn.standalone, answer)
+
+    def _timings(self, turn: Turn, first: float, gen: float) -> dict[str, float]:
+        return {"retrieve_ms": turn.timings.get("retrieve_ms", 0.0), "first_token_ms": first,
+                "generate_ms": gen, "total_ms": turn.elapsed_ms()}
+
+    # ---- entry points ------------------------------------------------------------
+    def stream(self, question: str, history: list[Any] | None = None, **options: Any) -> AnswerStream:
+        """Text deltas as they are generated; ``.answer`` afterwards."""
+        result: list[Answer] = []
+        turn = self.validate({"question": question, "history": history, **options})  # fail fast, before iterating
+
+        def deltas() -> Iterator[str]:
+            for piece in self.runnable.stream(turn):
+                if "answer" in piece and piece["answer"]:
+                    yield piece["answer"]
+                if "result" in piece:
+                    result.append(piece["result"])
+
+        return AnswerStream(deltas(), lambda: result[-1])
+
+    def ask(self, question: str, history: list[Any] | None = None, **options: Any) -> Answer:
+        stream = self.stream(question, history, **options)
+        return stream.answer
+
+
+def _chain_iter(deltas: Iterator[str], flush: Callable[[], str]) -> Iterator[str]:
+    """``deltas`` then ``flush()`` (the citation filter's held-back tail)."""
+    yield from deltas
+    yield flush()
+
+
+def _water_fill(lengths: list[int], budget: int) -> int:
+    """The largest per-passage cap c with Σ min(len, c) ≤ budget: short passages stay whole, long ones share."""
+    if sum(lengths) <= budget:
+        return max(lengths, default=budget)
+    remaining, count = budget, len(lengths)
+    for size in sorted(lengths):
+        share = remaining // count
+        if size > share:
+            return max(share, 1)
+        remaining -= size
+        count -= 1
+    return budget

@@ -1,0 +1,67 @@
+"""The relevance floor for retrieved passages.
+
+Hybrid retrieval ranks by reciprocal-rank fusion, whose score (Σ 1/(rrf_k + rank)) says where a chunk ranks,
+not whether it is about the question: the top hit of an off-topic question scores as high as the top hit of
+a good one. So each passage gets an absolute score instead:
+
+    relevance = Σ idf(w) · credit(w, passage) / Σ idf(w)    over the question's keywords w
+
+the IDF-weighted share of the question's distinctive words (the same keywords BM25 searches with) that the
+passage contains. credit is 1 for a word found as it is; a Chinese word found only in part (盗窃罪 → 盗窃)
+gets the share of its characters found as one run of at least two; an English word found only by a
+prefix of at least four letters (penalties → penalt) likewise. 0 means no keyword in common, 1 means all.
+Passages below the pack's ``[retrieval] score_threshold`` are not given to the model; when none is left the
+answer says nothing relevant was found.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from domainrag.query import keywords
+
+_CJK_MIN, _LATIN_MIN = 2, 4
+
+
+@lru_cache(maxsize=1)
+def _idf() -> tuple[dict[str, float], float]:
+    import jieba.analyse
+
+    tfidf = jieba.analyse.default_tfidf
+    return tfidf.idf_freq, tfidf.median_idf
+
+
+def _is_cjk(word: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in word)
+
+
+def credit(word: str, text: str) -> float:
+    """How much of ``word`` occurs in ``text`` (1.0 = all of it), see the module docstring."""
+    if word in text:
+        return 1.0
+    if _is_cjk(word):
+        for size in range(len(word) - 1, _CJK_MIN - 1, -1):
+            if any(word[i:i + size] in text for i in range(len(word) - size + 1)):
+                return size / len(word)
+        return 0.0
+    for size in range(len(word) - 1, _LATIN_MIN - 1, -1):
+        if word[:size] in text:
+            return size / len(word)
+    return 0.0
+
+
+class RelevanceScorer:
+    """Scores passages against one question."""
+
+    def __init__(self, question: str) -> None:
+        idf, median = _idf()
+        self.words = keywords(question)
+        self.weights = [idf.get(w, median) for w in self.words]
+
+    def score(self, text: str) -> float:
+        """In [0, 1]; 1.0 when the question has no keywords to judge by."""
+        total = sum(self.weights)
+        if not self.words or total <= 0:
+            return 1.0
+        haystack = text.lower()
+        return sum(w * credit(word.lower(), haystack) for word, w in zip(self.words, self.weights)) / total

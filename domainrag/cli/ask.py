@@ -1,0 +1,93 @@
+"""``domainrag ask``: a grounded, cited answer from the pack's knowledge base."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from domainrag.cli.common import EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, err, handle_errors, open_rag, print_json
+from domainrag.errors import ConfigError
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # Milvus Lite's gRPC channel logs keep-alive chatter while we generate
+
+LlmEndpointOpt = typer.Option(None, "--llm-endpoint", envvar="DOMAINRAG_LLM_ENDPOINT",
+                              help="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1); key from DOMAINRAG_LLM_API_KEY.")
+LlmModelOpt = typer.Option(None, "--llm-model", envvar="DOMAINRAG_LLM_MODEL",
+                           help="Model name at the endpoint (default: the first it lists).")
+BaseModelOpt = typer.Option(None, "--base-model", help="Local model: a Hugging Face model folder or .gguf file (default: the pack's).")
+AdapterOpt = typer.Option(None, "--adapter", help="'none' to skip the pack's PEFT adapter, or an adapter folder (an adapter name with an endpoint).")
+MaxTokensOpt = typer.Option(None, "--max-new-tokens", min=1, max=4096, help="Cap on generated tokens (default: the pack's, 256).")
+
+
+def read_history(path: Path | None) -> list[Any]:
+    """A JSON file with ``[{"role", "content"}, ...]`` messages or ``[[question, answer], ...]`` pairs."""
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"history file {path} not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"history file {path} is not valid JSON ({exc}); give a list of {{role, content}} messages") from None
+    if not isinstance(data, list):
+        raise ConfigError(f"history file {path}: expected a JSON list of {{role, content}} messages")
+    return data
+
+
+def print_sources(answer: Any) -> None:
+    """The numbered sources after the answer (cited ones; otherwise those the model was given)."""
+    from domainrag.prompts import passage_header
+
+    listed, heading = answer.citations, "Sources"
+    if not listed and answer.sources:
+        listed, heading = answer.sources, "Sources given to the model (none cited)"
+    if not listed:
+        return
+    lines = [f"\n{heading}:"]
+    for c in listed:
+        header = passage_header(c) or c.source
+        snippet = " ".join(c.text.split())
+        lines.append(f"[{c.n}] {header} — {c.source}")
+        lines.append(f"    {snippet[:160]}{'…' if len(snippet) > 160 else ''}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@handle_errors
+def ask(
+    question: str = typer.Argument(..., help="The question."),
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    no_stream: bool = typer.Option(False, "--no-stream", help="Print the answer when it is complete."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the semantic cache."),
+    k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="Passages to retrieve (default: the pack's)."),
+    history: Path = typer.Option(None, "--history", help="JSON file with the conversation so far (for follow-ups)."),
+    adapter: str = AdapterOpt, llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt,
+    base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
+) -> None:
+    """Answer a question from the knowledge base, citing the passages used as [n]."""
+    turns = read_history(history)
+    rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
+    options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
+    if as_json:
+        print_json(rag.ask(question, turns, **options).to_dict())
+        return
+    stream = rag.stream(question, turns, **options)
+    if no_stream:
+        answer = stream.answer
+        sys.stdout.write(answer.answer + "\n")
+    else:
+        for delta in stream:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        answer = stream.answer
+    print_sources(answer)
+    sys.stdout.flush()
+    t = answer.timings
+    err.print(f"[dim]{answer.model}{' + ' + Path(answer.adapter).name if answer.adapter else ''}"
+              f"{'  cache hit' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
+              f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")

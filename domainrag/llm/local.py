@@ -1,0 +1,173 @@
+"""A local transformers model (default SmolLM2-135M-Instruct), optionally with a PEFT adapter, streaming tokens.
+
+Weights load once per process (``local_model.load_model``). Adapters are attached to one shared PEFT copy of
+the base model per process, by name, so several packs' adapters cost a few MB each; generation holds a
+per-model lock because the active adapter is model state.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from domainrag.errors import ModelError
+from domainrag.llm.base import GenerationSettings, Generator, Message
+from domainrag.llm.local_model import load_model, resolve_model
+
+NO_ADAPTER = ("none", "off", "")
+_registry_lock = threading.Lock()
+_peft_models: dict[str, Any] = {}  # base model key -> PeftModel over a private copy of the base
+_generate_locks: dict[str, threading.Lock] = {}
+
+
+def _generate_lock(key: str) -> threading.Lock:
+    with _registry_lock:
+        return _generate_locks.setdefault(key, threading.Lock())
+
+
+def adapter_name(path: Path) -> str:
+    """A PEFT adapter name for a folder (module-name safe, stable per path)."""
+    return "a" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+
+
+class LocalGenerator(Generator):
+    """Greedy, bounded generation with a local causal LM; the pack's adapter on top unless ``adapter='none'``."""
+
+    def __init__(self, base_model: str | None = "default", default_adapter: Path | None = None,
+                 settings: GenerationSettings | None = None) -> None:
+        self.base_model = base_model or "default"
+        self.source = resolve_model(self.base_model)  # fails fast (ModelError) when the model is missing
+        self.model_name = self.source.name
+        self.default_adapter = default_adapter
+        self.settings = settings or GenerationSettings()
+        self._key = str(self.source)
+
+    # ---- model and adapters ------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        return load_model(self.base_model)[1]
+
+    def load(self) -> "LocalGenerator":
+        """Load the weights now (otherwise on first use)."""
+        load_model(self.base_model)
+        return self
+
+    def resolve_adapter(self, adapter: str | None) -> Path | None:
+        """None → the pack's adapter (if it has one); 'none' → no adapter; a folder → that adapter."""
+        if adapter is None:
+            return self.default_adapter
+        if adapter.strip().lower() in NO_ADAPTER:
+            return None
+        path = Path(adapter).expanduser()
+        if not (path / "adapter_config.json").exists():
+            raise ModelError(f"adapter {adapter!r} not found: name a folder with adapter_config.json, or use --adapter none")
+        return path.resolve()
+
+    def adapter_label(self, adapter: str | None) -> str | None:
+        path = self.resolve_adapter(adapter)
+        return str(path) if path else None
+
+    def _model_for(self, adapter: Path | None) -> Any:
+        """The model to run: the shared base, or the PEFT copy with ``adapter`` active (call under the lock)."""
+        base, _ = load_model(self.base_model)
+        if adapter is None:
+            return base
+        with _registry_lock:
+            peft_model = _peft_models.get(self._key)
+        name = adapter_name(adapter)
+        try:
+            from peft import PeftModel
+
+            if peft_model is None:
+                # A private copy: PEFT injects LoRA layers in place, and the shared base must stay plain.
+                peft_model = PeftModel.from_pretrained(copy.deepcopy(base), str(adapter), adapter_name=name)
+                peft_model.eval()
+                with _registry_lock:
+                    _peft_models[self._key] = peft_model
+            elif name not in peft_model.peft_config:
+                peft_model.load_adapter(str(adapter), adapter_name=name)
+                peft_model.eval()
+            peft_model.set_adapter(name)
+        except ImportError:
+            raise ModelError("peft is not installed: pip install peft (or use --adapter none)") from None
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelError(f"cannot load adapter {adapter} on {self.model_name}: {str(exc)[:160]}; "
+                             "retrain it for this base model or use --adapter none") from None
+        return peft_model
+
+    # ---- prompts ---------------------------------------------------------------
+    def encode(self, messages: list[Message]) -> dict[str, Any]:
+        """Token ids for the chat, using the model's chat template when it has one."""
+        tokenizer = self.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            return dict(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                      return_dict=True))
+        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
+        return dict(tokenizer(text, return_tensors="pt"))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= max_tokens:
+            return text
+        return self.tokenizer.decode(ids[:max_tokens]).rstrip("\ufffd")
+
+    # ---- generation ----------------------------------------------------------------
+    def stream(self, messages: list[Message], adapter: str | None = None,
+               max_new_tokens: int | None = None) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        adapter_path = self.resolve_adapter(adapter)
+        inputs = self.encode(messages)
+        tokenizer = self.tokenizer
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=self.settings.timeout_s)
+        cancelled = threading.Event()
+        failure: list[BaseException] = []
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return cancelled.is_set()
+
+        kwargs = dict(**inputs, streamer=streamer, do_sample=False,
+                      max_new_tokens=int(max_new_tokens or self.settings.max_new_tokens),
+                      repetition_penalty=self.settings.repetition_penalty,
+                      pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([_Cancel()]))
+
+        def run() -> None:
+            try:
+                with _generate_lock(self._key), torch.inference_mode():
+                    model = self._model_for(adapter_path)
+                    model.generate(**kwargs)
+            except BaseException as exc:  # surfaced in the consumer thread below
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, name="domainrag-generate", daemon=True)
+        thread.start()
+        try:
+            for text in streamer:
+                if failure:
+                    break
+                text = text.replace("\ufffd", "")  # half a character when generation stops mid-way
+                if text:
+                    yield text
+        except queue.Empty:
+            raise ModelError(f"{self.model_name} produced nothing for {self.settings.timeout_s:.0f} s "
+                             "(machine overloaded?); raise [generation] timeout_s in pack.toml") from None
+        finally:
+            cancelled.set()  # the consumer stopped early (or is done): let generate return
+        thread.join()
+        if failure:
+            exc = failure[0]
+            if isinstance(exc, ModelError):
+                raise exc
+            raise ModelError(f"generation with {self.model_name} failed: {type(exc).__name__}: {str(exc)[:160]}") from None

@@ -1,0 +1,91 @@
+"""The answer prompt: the pack's system prompt and user template around numbered context passages.
+
+A pack may set, under ``[prompts]`` in pack.toml:
+  ``system``      the system prompt;
+  ``user``        the user message, with ``{context}`` and ``{question}`` placeholders;
+  ``no_context``  the answer given when retrieval finds nothing relevant.
+Missing ones fall back to the defaults below for the pack's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domainrag.errors import ConfigError
+from domainrag.retrieve import Hit
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "system": "你是一名严谨的助手。只依据给出的资料回答，并用 [n] 标注所引用资料的编号；"
+                  "资料不足以回答时，直接说明无法从资料中找到依据。",
+        "user": "资料：\n{context}\n\n问题：{question}\n\n请只依据上述资料简要回答，并在句末用 [n] 标注所依据的资料编号。",
+        "no_context": "在知识库中没有找到与该问题相关的内容，无法给出有依据的回答。请换一种问法，或先导入相关文档。",
+    },
+    "en": {
+        "system": "You are a careful assistant. Answer only from the numbered sources you are given and cite them "
+                  "as [n]. If the sources do not answer the question, say so.",
+        "user": "Sources:\n{context}\n\nQuestion: {question}\n\nAnswer briefly from the sources above only, "
+                "citing the source numbers as [n].",
+        "no_context": "Nothing relevant was found in the knowledge base, so there is no grounded answer. "
+                      "Try rephrasing, or ingest the relevant documents first.",
+    },
+}
+PLACEHOLDERS = {"context", "question"}
+
+
+def _lang(language: str) -> str:
+    return "zh" if language.lower().startswith("zh") else "en"
+
+
+@dataclass(frozen=True)
+class PromptTemplates:
+    """The three texts a pack's answers are built from."""
+
+    system: str
+    user: str
+    no_context: str
+
+    @classmethod
+    def from_pack(cls, pack: Any) -> "PromptTemplates":
+        defaults = DEFAULTS[_lang(pack.language)]
+        templates = cls(**{key: pack.prompts.get(key) or value for key, value in defaults.items()})
+        templates.chat_template()  # validate once, when the chain is built
+        return templates
+
+    def chat_template(self) -> Any:
+        """A LangChain ``ChatPromptTemplate`` taking ``system``, ``context`` and ``question``."""
+        from langchain_core.prompts import ChatPromptTemplate
+
+        try:
+            prompt = ChatPromptTemplate.from_messages([("system", "{system}"), ("human", self.user)])
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"bad [prompts] user template ({exc}); use only {{context}} and {{question}}, "
+                              "double any literal braces") from None
+        extra = set(prompt.input_variables) - PLACEHOLDERS - {"system"}
+        missing = PLACEHOLDERS - set(prompt.input_variables)
+        if extra or missing:
+            raise ConfigError(f"[prompts] user template must use exactly {{context}} and {{question}} "
+                              f"(unknown: {sorted(extra)}, missing: {sorted(missing)})")
+        return prompt
+
+
+def passage_header(hit: Hit) -> str:
+    """``中华人民共和国刑法 · 第五章 侵犯财产罪``: the document title and the innermost section."""
+    innermost = hit.section.split(" / ")[-1].strip() if hit.section else ""
+    return " · ".join(part for part in (hit.title, innermost) if part)
+
+
+def format_context(passages: list[tuple[int, Hit, str]]) -> str:
+    """Numbered passages: ``[n] header\\ntext`` separated by blank lines."""
+    blocks = []
+    for n, hit, text in passages:
+        header = passage_header(hit)
+        blocks.append(f"[{n}] {header}\n{text}" if header else f"[{n}] {text}")
+    return "\n\n".join(blocks)
+
+
+def to_chat_messages(prompt_value: Any) -> list[dict[str, str]]:
+    """LangChain messages → OpenAI-style ``[{role, content}]`` for the generators."""
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in prompt_value.to_messages()]
