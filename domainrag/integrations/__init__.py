@@ -1,0 +1,1 @@
+"""Adapters for other frameworks: ``domainrag.integrations.langchain`` and ``domainrag.integrations.llamaindex``."""
