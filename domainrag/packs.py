@@ -29,6 +29,8 @@ class RetrievalSettings:
     k: int = 5
     candidates: int = 50
     rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
     score_threshold: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80

@@ -60,7 +60,8 @@ class DomainRAG:
         if self._retriever is None:
             settings = self.pack.retrieval
             self._retriever = Retriever(self.store, self.kb, self.embedder, candidates=settings.candidates,
-                                        rrf_k=settings.rrf_k, **self.pack.section("fusion"))
+                                        rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
+                                        bm25_weight=settings.bm25_weight)
         return self._retriever
 
     # ---- operations ------------------------------------------------------------

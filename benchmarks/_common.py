@@ -1,0 +1,44 @@
+"""Helpers shared by the benchmark scripts: locating ../shared/data and printing figures."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("DOMAINRAG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path | None:
+    """A path under ../shared/data, or None (with a note on stderr) when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        print(f"skip: {path} not found (benchmarks read ../shared/data when it is present)", file=sys.stderr)
+        return None
+    return path
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100) by linear interpolation."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def p50_p95(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values) if values else float("nan"), percentile(values, 95)
+
+
+def quiet() -> None:
+    """Offline models and no library chatter on stderr."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from domainrag.cli.common import quiet_libraries
+
+    quiet_libraries()
