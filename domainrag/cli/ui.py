@@ -39,6 +39,8 @@ def ui(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 to share on your network)."),
     uri: str = UriOpt,
     open_browser: bool = typer.Option(False, "--open", help="Open a browser tab once the server is up."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=8, max=2048,
+                                       help="Default answer length in the chat settings (default: the pack's)."),
 ) -> None:
     """Launch the web app: chat with cited answers, manage the knowledge base, run evaluations."""
     from domainrag.packs import available_packs, load_pack
@@ -53,6 +55,8 @@ def ui(
     env = dict(os.environ, **{PACK_ENV: pack})
     if uri:
         env["DOMAINRAG_MILVUS_URI"] = uri
+    if max_new_tokens:
+        env["DOMAINRAG_UI_MAX_NEW_TOKENS"] = str(max_new_tokens)
     err.print(f"domainrag UI for pack [bold]{pack}[/] on http://{host}:{port}  (Ctrl-C to stop)")
     command = streamlit_command(pack, port, host, open_browser)
     sys.stdout.flush()

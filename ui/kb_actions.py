@@ -1,0 +1,76 @@
+"""Knowledge-base operations behind the UI buttons: ingest with progress, re-ingest, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from domainrag.errors import ConfigError
+from domainrag.ingestion.documents import LoadError
+from domainrag.ingestion.loaders import load_file
+from domainrag.ingestion.scan import scan
+from domainrag.rag import DomainRAG
+
+from domainrag.ui.upload_store import is_upload
+
+Progress = Callable[[float, str], None]
+_COUNTS = ("files_seen", "ingested", "unchanged", "removed", "chunks_added", "chunks_removed")
+
+
+def ingest_with_progress(rag: DomainRAG, paths: Sequence[str | Path], on_progress: Progress | None = None,
+                         steps: int = 20) -> dict[str, Any]:
+    """Ingest files (or folders) in up to ``steps`` batches, reporting progress; returns the merged summary."""
+    files = [str(p) for p in scan(list(paths)).files] or [str(p) for p in paths]
+    size = max(1, -(-len(files) // steps))
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    total: dict[str, Any] = {key: 0 for key in _COUNTS} | {"skipped": [], "warnings": [], "chunks_total": 0, "seconds": 0.0}
+    for number, batch in enumerate(batches, start=1):
+        if on_progress:
+            on_progress((number - 1) / len(batches), f"Ingesting {Path(batch[0]).name} ({number}/{len(batches)})…")
+        summary = rag.ingest(batch, progress=False, prune=False).to_dict()
+        for key in _COUNTS:
+            total[key] += summary[key]
+        total["skipped"] += summary["skipped"]
+        total["warnings"] += summary["warnings"]
+        total["chunks_total"] = summary["chunks_total"]
+        total["seconds"] = round(total["seconds"] + summary["seconds"], 3)
+    if on_progress:
+        on_progress(1.0, "Done")
+    return total
+
+
+def reingest(rag: DomainRAG, sources: Sequence[str], on_progress: Progress | None = None) -> dict[str, Any]:
+    """Re-read documents from disk and rebuild their chunks, even when the file is unchanged.
+
+    A document whose file is gone or no longer loads is left as it is (reported as skipped), so nothing
+    stored is lost.
+    """
+    ready, skipped = [], []
+    for source in sources:
+        try:
+            load_file(Path(source))
+        except (LoadError, OSError) as exc:
+            reason = "file no longer exists; restore it or delete the document" if not Path(source).exists() else str(exc)
+            skipped.append({"source": source, "reason": reason})
+            continue
+        ready.append(source)
+    for source in ready:  # forgetting the manifest entry makes the pipeline re-split and re-embed the file
+        rag.store.forget_file(rag.kb, source)
+    summary = ingest_with_progress(rag, ready, on_progress) if ready else {"ingested": 0, "skipped": [], "warnings": []}
+    summary["skipped"] = skipped + summary["skipped"]
+    return summary
+
+
+def delete_document(rag: DomainRAG, source: str) -> int:
+    """Delete a document from the KB; an uploaded file is removed from the upload folder too."""
+    removed = rag.delete_document(source)
+    if is_upload(source, rag.kb):
+        Path(source).unlink(missing_ok=True)
+    return removed
+
+
+def require_kb(rag: DomainRAG) -> None:
+    """ConfigError when the pack's knowledge base has not been created yet."""
+    if not rag.store.has_kb(rag.kb):
+        raise ConfigError(f"knowledge base {rag.kb!r} is empty: upload documents or ingest the pack's sample corpus")
