@@ -108,7 +108,8 @@ def test_gold_matching_by_article_span_chunk_and_doc() -> None:
 # ---- answer extraction -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text,expected", [("[正确答案]B<eoa>", ["B"]), ("正确答案：D。", ["D"]), ("故选：C。", ["C"]),
                                            ("B", ["B"]), ("The answer is (B).", ["B"]), ("答案：BD", ["B", "D"]),
-                                           ("选项A和C看似都对，但答案为C", ["C"]), ("这个问题很难", [])])
+                                           ("选项A和C看似都对，但答案为C", ["C"]), ("这个问题很难", []),
+                                           ("A项错误，C项不正确，B项正确。", ["B"]), ("B. 可以作出承诺", ["B"])])
 def test_option_extraction(text: str, expected: list[str]) -> None:
     assert extract_choices(text) == expected
 

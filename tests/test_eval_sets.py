@@ -82,6 +82,8 @@ def test_kinds_and_gold_are_inferred(tmp_path: Path) -> None:
     assert [i.kind for i in items] == ["mcq", "numeric", "mcq", "numeric", "text"]
     assert items[0].choices == ["B"] and items[0].ask_text.startswith("从A,B,C,D中选出") and items[0].question == "哪个?A:甲;B:乙"
     assert items[1].number == 1018 and items[2].choices == ["AC"] and items[3].tolerance == 0.01
+    assert items[2].ask_text.startswith("哪些?\n") and "答案：选项字母" in items[2].ask_text
+    assert "答案：数值" in items[3].ask_text and items[4].ask_text == "TAT?"
     assert items[4].answer == "$1,496.5" and items[0].id == "kinds:1"
 
 

@@ -11,6 +11,7 @@ _CHOICE_PATTERNS = [
     re.compile(rf"(?:正确答案|正确选项|答案|选项)\s*(?:应该|应当|应)?\s*(?:是|为|选)?\s*[:：]?\s*[（(]?\s*([{_OPTION}](?:[\s,，、和及]*[{_OPTION}])*)(?![A-Za-z])"),
     re.compile(rf"(?:故|所以|因此|应|只能|本题)?选\s*[:：]?\s*[（(]?\s*([{_OPTION}](?:[\s,，、和及]*[{_OPTION}])*)(?![A-Za-z])"),
     re.compile(rf"answer\s*(?:is|:)\s*[(（]?\s*([{_OPTION}](?:\s*(?:,|and)\s*[{_OPTION}])*)\b", re.I),
+    re.compile(rf"(?<![A-Za-z])([{_OPTION}])\s*(?:项|选项)?\s*(?:是|为)?\s*(?:正确|符合题意)"),
 ]
 _LONE_OPTION = re.compile(rf"(?<![A-Za-z])([{_OPTION}])(?![A-Za-z])")
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(万亿|亿|万|千)?")

@@ -100,8 +100,16 @@ def default_run_dir(pack: str, set_name: str) -> Path:
     return domainrag_home() / "eval" / f"{pack}-{set_name}-{stamp}"
 
 
+def _open_run_folder(run_dir: Path, config: dict[str, Any], fresh: bool) -> dict[str, dict[str, Any]]:
+    """Create or reopen a run folder; the rows already done there (resume) once their settings are checked."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done = _read_done(run_dir, config, fresh)
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    return done
+
+
 def _read_done(run_dir: Path, config: dict[str, Any], fresh: bool) -> dict[str, dict[str, Any]]:
-    """Rows already in the run folder (resume), after checking they were made with the same settings."""
+    """Rows already in the run folder, after checking they were made with the same settings."""
     config_path, results_path = run_dir / CONFIG_FILE, run_dir / RESULTS_FILE
     if fresh or not config_path.exists():
         results_path.unlink(missing_ok=True)
@@ -155,14 +163,13 @@ def run_eval(rag: Any, eval_set: EvalSet | str | Path | None = None, k: int = 10
               "answers": answers, "ask_options": {key: v for key, v in (ask_options or {}).items() if v is not None},
               "settings": {key: v for key, v in (settings or {}).items() if v is not None}, "limit": limit,
               "started": datetime.now().isoformat(timespec="seconds")}
+    gold_items = [item for item in items if item.gold]
+    if gold_items:  # fails early on a missing KB; loads models and the collection before the first timed search
+        rag.search(gold_items[0].question, k=1, mode=mode)
     folder = Path(run_dir) if run_dir else default_run_dir(rag.pack.name, eval_set.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    done = _read_done(folder, config, fresh)
-    (folder / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    done = _open_run_folder(folder, config, fresh)
     rows = [done[item.id] for item in items if item.id in done]
     todo = [item for item in items if item.id not in done]
-    if any(item.gold for item in todo):  # load models and the collection before the first timed search
-        rag.search(next(item for item in todo if item.gold).question, k=1, mode=mode)
     bar = _progress_bar(len(items), len(rows), eval_set.name) if progress else None
     try:
         with (folder / RESULTS_FILE).open("a", encoding="utf-8") as results:

@@ -23,6 +23,8 @@ from domainrag.evaluate.gold import Gold
 from domainrag.evaluate.lawref import ArticleRef, article_key, parse_article_ref
 
 KINDS = ("text", "mcq", "numeric", "retrieval")
+ANSWER_FORMAT = {"mcq": "\n请从选项中选出正确答案，并以“答案：选项字母”结尾。",
+                 "numeric": "\n请在最后写出“答案：数值”。"}
 SET_SUFFIXES = (".jsonl", ".json")
 _MCQ_ANSWER = re.compile(r"^\s*(?:\[?正确答案\]?|答案)?\s*[:：]?\s*([A-H](?:\s*[,，、]?\s*[A-H])*)\s*(?:<eoa>)?[。.]?\s*$")
 _NUMERIC_ANSWER = re.compile(r"^\s*\(?[-+]?[\d,]*\.?\d+(?:\s*/\s*\d+)?\)?\s*(?:%|元|美元|港元|万元|亿元|份|个|人|天|年|岁)?\s*$")
@@ -52,7 +54,9 @@ class EvalItem:
 
     @property
     def ask_text(self) -> str:
-        return self.prompt or self.question
+        """What the assistant is asked: the set's ``prompt``, else the question plus a request for a final
+        answer line where the metric extracts one (options, numbers)."""
+        return self.prompt or self.question + ANSWER_FORMAT.get(self.kind, "")
 
     def gold_summary(self) -> str:
         """A short human-readable description of the gold (for reports)."""
