@@ -90,14 +90,27 @@ def _number_clauses(logic: str, context: str, question: str) -> list[str]:
     return list(dict.fromkeys(spans))[:3]
 
 
-def build_finance(data: Path) -> dict[str, list[dict[str, Any]]]:
-    """FinEval Financial Rigor Test: all 200 index-extraction questions (gold: the reference facts that
-    occur verbatim in the question's own retrieved articles and best match it) and all 42 numerical ones
-    (numeric answer; gold: context clauses holding the calculation's operands)."""
+def _shipped_rows(domains: Path, name: str) -> set[str] | None:
+    """序号 of the FinEval rows the finance pack's corpus ships (None when it ships no such file)."""
+    path = domains / "finance/corpus/fineval" / name
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8") as handle:
+        return {row["序号"] for row in csv.DictReader(handle)}
+
+
+def build_finance(data: Path, domains: Path) -> dict[str, list[dict[str, Any]]]:
+    """FinEval Financial Rigor Test, the rows whose retrieved articles the finance pack ships (all rows when
+    it ships none): index-extraction questions (gold: the reference facts that occur verbatim in the row's own
+    articles and best match the question) and numerical ones (numeric answer; gold: context clauses holding
+    the calculation's operands)."""
     folder = data / "finance/fineval_rigor"
     records = []
+    shipped = _shipped_rows(domains, "index_extraction.csv")
     with (folder / "index_extraction.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
+            if shipped is not None and row["序号"] not in shipped:
+                continue
             facts = json.loads(row["参考答案"])
             context = squeeze(row["基座大模型query"])
             found = [span for span in (_fact_span(f) for f in facts) if span and squeeze(span) in context]
@@ -106,8 +119,11 @@ def build_finance(data: Path) -> dict[str, list[dict[str, Any]]]:
             if found:
                 record["gold_spans"] = _best_spans(row["端到端query"], found)
             records.append(record)
+    shipped = _shipped_rows(domains, "numerical_calculation.csv")
     with (folder / "numerical_calculation.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
+            if shipped is not None and row["序号"] not in shipped:
+                continue
             record = {"id": f"fineval-calc-{row['序号']}", "question": row["端到端query"], "answer": row["标准答案"],
                       "kind": "numeric", "calculation": row["题目答案计算逻辑"]}
             spans = _number_clauses(row["题目答案计算逻辑"], row["基座query"], row["端到端query"])
@@ -192,7 +208,8 @@ SOURCES = {
             ("mcq_lawbench_1-2", LAWBENCH, "data/zero_shot/1-2.json", "the first 200 records; answer = the letter in "
              "“正确答案：X”; prompt = LawBench's instruction + the question")],
     "finance": [("fineval_rigor", FINEVAL, "Financial Rigor Test/index_extraction.csv, numerical_calculation.csv",
-                 "all 242 rows. Index extraction: answer = the reference facts; gold_spans = the facts (date prefix "
+                 "the rows whose retrieved articles domains/finance/corpus/fineval/ ships (matched by 序号; all "
+                 "rows if it ships none). Index extraction: answer = the reference facts; gold_spans = the facts (date prefix "
                  "dropped) that occur verbatim in the row's own retrieved articles, keeping those sharing most "
                  "character bigrams with the question (≤ 3). Numerical: answer = 标准答案 (numeric); gold_spans = "
                  "the context clauses holding the operands of 题目答案计算逻辑")],
@@ -228,7 +245,7 @@ def write_source(folder: Path, pack: str, counts: dict[str, int]) -> None:
 
 def build(data: Path, out: Path, packs: list[str], domains: Path = DOMAINS) -> dict[str, dict[str, int]]:
     """Write ``out/<pack>/eval/*.jsonl`` and SOURCE.md; ``domains`` holds the corpora whose questions are excluded."""
-    builders = {"law": lambda: build_law(data, domains), "finance": lambda: build_finance(data),
+    builders = {"law": lambda: build_law(data, domains), "finance": lambda: build_finance(data, domains),
                 "medical": lambda: build_medical(data), "education": lambda: build_education(data, domains),
                 "math": lambda: build_math(data)}
     summary = {}
