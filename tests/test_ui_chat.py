@@ -74,3 +74,28 @@ def test_models_load_once_per_server(law_rag) -> None:
     first = ui_state.get_rag("law", law_rag.uri, law_rag.kb)
     assert ui_state.get_rag("law", law_rag.uri, law_rag.kb) is first
     assert first.embedder is ui_state.get_rag("law", law_rag.uri, law_rag.kb).embedder
+
+
+def test_pack_selector_shows_description_disclaimer_and_keeps_chats_apart(monkeypatch: pytest.MonkeyPatch, law_rag,
+                                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "civil_pack"
+    folder.mkdir()
+    (folder / "pack.toml").write_text('[pack]\nname = "civil"\ndescription = "Civil-code helper for tests."\n'
+                                      'language = "zh"\ndisclaimer = "Test disclaimer: not advice."\n',
+                                      encoding="utf-8")
+    monkeypatch.setenv("DOMAINRAG_MILVUS_URI", law_rag.uri)
+    monkeypatch.setenv("DOMAINRAG_KB", law_rag.kb)
+    monkeypatch.setenv("DOMAINRAG_UI_PACK", str(folder))  # `domainrag ui --pack ./civil_pack`
+    at = AppTest.from_file(str(APP_FILE), default_timeout=120).run()
+    selector = at.sidebar.selectbox[0]
+    assert selector.value == str(folder) and "law" in selector.options
+    assert "Civil-code helper for tests." in [c.value for c in at.sidebar.caption]
+    assert [w.value for w in at.sidebar.warning] == ["Test disclaimer: not advice."]
+    assert at.title[0].value == "Civil assistant"
+    at.session_state["chats"]["civil"].append({"role": "user", "content": "hello civil"})
+    at.run()
+    assert len(at.chat_message) == 1
+
+    selector.set_value("law").run()
+    assert at.title[0].value == "Law assistant" and len(at.chat_message) == 0  # each pack keeps its own chat
+    assert any(c.value.startswith("中国法律助手") for c in at.sidebar.caption)

@@ -128,7 +128,8 @@ def search_section() -> None:
     if not query.strip():
         return
     try:
-        hits = rag.search(query, k=k, mode=mode)
+        with st.spinner("Searching…"):
+            hits = rag.search(query, k=k, mode=mode)
     except DomainRAGError as exc:
         st.error(str(exc), icon=":material/error:")
         return
@@ -138,8 +139,10 @@ def search_section() -> None:
     top = max(h.score for h in hits) or 1.0
     st.dataframe([{"rank": h.rank, "score": h.score, "title": h.title, "section": h.section,
                    "text": cards.snippet(h.text, 120)} for h in hits], hide_index=True, width="stretch",
-                 column_config={"score": st.column_config.ProgressColumn("Score", min_value=0.0, max_value=top,
-                                                                         format="%.4f")})
+                 column_config={"rank": st.column_config.NumberColumn("#", width="small"),
+                                "score": st.column_config.ProgressColumn("Score", min_value=0.0, max_value=top,
+                                                                         format="%.4f"),
+                                "title": "Title", "section": "Section", "text": "Text"})
     cards.hit_cards(hits, expanded=1)
 
 
