@@ -66,7 +66,7 @@ class DomainRAG:
 
     # ---- operations ------------------------------------------------------------
     def ingest(self, paths: str | Path | list[str | Path], progress: bool = False, prune: bool = True,
-               max_file_bytes: int | None = None) -> Any:
+               max_file_bytes: int | None = None, batch_size: int = 256) -> Any:
         """Ingest files or folders; returns an ``IngestSummary``."""
         from domainrag.ingestion.pipeline import IngestOptions, IngestPipeline
 
@@ -74,7 +74,7 @@ class DomainRAG:
             paths = [paths]
         settings = self.pack.retrieval
         options = IngestOptions(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
-                                splitter=settings.splitter, prune=prune, progress=progress)
+                                splitter=settings.splitter, prune=prune, progress=progress, batch_size=batch_size)
         if max_file_bytes:
             options.max_file_bytes = max_file_bytes
         self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
@@ -106,8 +106,27 @@ class DomainRAG:
         self.store.flush(self.kb)
         return len(ids)
 
+    # ---- semantic answer cache (issue 4): consulted by ask/stream between rewrite and retrieval ----
+    _answer_cache: Any = None
+    _answer_cache_set = False
+
+    @property
+    def answer_cache(self) -> Any:
+        """The ``domainrag.cache.AnswerCache`` (GPTCache) of this pack and KB; None when ``[cache] enabled = false``.
+        Assign any object with ``lookup(question)`` / ``store(question, answer)``, or None, to replace it."""
+        if not self._answer_cache_set:
+            from domainrag.cache import AnswerCache, CacheSettings
+
+            settings = CacheSettings.from_pack(self.pack)
+            self._answer_cache = AnswerCache(self, settings) if settings.enabled else None
+            self._answer_cache_set = True
+        return self._answer_cache
+
+    @answer_cache.setter
+    def answer_cache(self, value: Any) -> None:
+        self._answer_cache, self._answer_cache_set = value, True
+
     # ---- answering (issue 3): generator, chain, ask / stream -------------------------
-    answer_cache: Any = None  # a semantic cache with lookup(question) / store(question, answer); see chain
     _llm_options: dict[str, Any] = {}
     _generator_obj: Any = None
     _answer_chain: Any = None

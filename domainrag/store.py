@@ -14,7 +14,6 @@ from domainrag.errors import ConfigError, StoreError
 
 CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
 FILES_SUFFIX = "__files"
-KB_PROPERTY = "domainrag.kb"  # collection property holding the KBInfo JSON
 INFO_PROPERTY = "domainrag.kb_info"
 _MAX_TEXT = 65535
 # Stop words for the BM25 analyzer: function words that carry no retrieval signal in Chinese or English.
@@ -113,7 +112,8 @@ class Store:
         from pymilvus import DataType, Function, FunctionType
 
         analyzer = JIEBA_ANALYZER if info.language.startswith("zh") else STANDARD_ANALYZER
-        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        description = json.dumps({k: v for k, v in info.__dict__.items() if k != "name"}, ensure_ascii=False)
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT)
         schema.add_field("search_text", DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True, analyzer_params=analyzer)

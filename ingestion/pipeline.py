@@ -75,6 +75,7 @@ class IngestOptions:
     prune: bool = True
     max_file_bytes: int = MAX_FILE_BYTES
     progress: bool = True
+    flush_interval_s: float = 30.0  # seal written data this often, so a crash loses at most this much work
 
 
 class IngestPipeline:
@@ -141,7 +142,7 @@ class IngestPipeline:
         from tqdm import tqdm
 
         existing = self._existing_ids()
-        writer = _Writer(self.store, self.kb, summary)
+        writer = _Writer(self.store, self.kb, summary, self.options.flush_interval_s)
         writer.start()
         pending_chunks: list[Chunk] = []
         pending_files: list[_PendingFile] = []
@@ -199,8 +200,10 @@ class IngestPipeline:
 class _Writer:
     """Writes batches to Milvus on a background thread while the next batch is embedded."""
 
-    def __init__(self, store: Any, kb: str, summary: IngestSummary) -> None:
+    def __init__(self, store: Any, kb: str, summary: IngestSummary, flush_interval_s: float) -> None:
         self.store = store
+        self.flush_interval_s = flush_interval_s
+        self.last_flush = time.monotonic()
         self.kb = kb
         self.summary = summary
         self.queue: queue.Queue[_WriteBatch | None] = queue.Queue(maxsize=2)
@@ -240,5 +243,8 @@ class _Writer:
                         self.summary.chunks_removed += len(done.stale_ids)
                     self.store.record_file(self.kb, done.source, done.file_hash, done.title, len(done.keep_ids))
                     self.summary.ingested += 1
+                if time.monotonic() - self.last_flush > self.flush_interval_s:
+                    self.store.flush(self.kb)
+                    self.last_flush = time.monotonic()
             except BaseException as exc:  # surfaced to the caller by put()/finish()
                 self.error = exc

@@ -77,6 +77,7 @@ def test_incremental_reingest_change_and_removal(tmp_path: Path, domainrag_home:
     first = rag.ingest(folder)
     assert first.ingested == 2 and first.skipped == [] and first.chunks_total == first.chunks_added
     version = rag.kb_version()
+    first_law_chunks = len(rag.store.chunk_ids_for_source("incremental", str(folder / "个人独资企业法(1999-08-30).md")))
 
     counter = CountingEmbedder(rag.embedder)
     rag._embedder = counter
@@ -93,7 +94,8 @@ def test_incremental_reingest_change_and_removal(tmp_path: Path, domainrag_home:
     assert changed.chunks_added == 1 and changed.chunks_removed == 1 and counter.texts == 1
     assert changed.chunks_total == first.chunks_total
     assert rag.kb_version() != version
-    assert "（已修订）" in rag.search("个人独资企业 已修订", k=1, mode="bm25")[0].text
+    stored = rag.store._query_all("incremental", f'source == "{law}"', ["text"])
+    assert len(stored) == first_law_chunks and sum("（已修订）" in row["text"] for row in stored) == 1
 
     law.unlink()
     removed = rag.ingest(folder)
@@ -134,3 +136,35 @@ def test_unknown_mode_and_missing_kb_are_clear_errors(domainrag_home: Path, law_
         _rag(domainrag_home, "never_ingested").search("x")
     with pytest.raises(ConfigError, match="invalid knowledge-base name"):
         _rag(domainrag_home, "bad-name!")
+
+
+def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domainrag_home: Path, small_law_corpus: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in ("个人独资企业法(1999-08-30).md", "农民专业合作社法(2017-12-27).md"):
+        shutil.copy(small_law_corpus / name, folder / name)
+    rag = _rag(domainrag_home, "resumed")
+    store = rag.store
+
+    def crash(*args, **kwargs):  # the process dies after a file's chunks are written, before it is recorded
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(store, "record_file", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        rag.ingest(folder, batch_size=16)
+    monkeypatch.undo()
+    partial = store._query_all("resumed", "", ["id"])
+    assert len(partial) > 40 and store.manifest("resumed") == {}
+
+    counter = CountingEmbedder(rag.embedder)
+    rag._embedder = counter
+    resumed = rag.ingest(folder, batch_size=16)
+    clean = _rag(domainrag_home, "clean_run")
+    clean.ingest(folder)
+    fields = ["id", "text", "source", "section"]
+    resumed_rows = sorted(tuple(r[f] for f in fields) for r in store._query_all("resumed", "", fields))
+    clean_rows = sorted(tuple(r[f] for f in fields) for r in clean.store._query_all("clean_run", "", fields))
+    assert resumed_rows == clean_rows and len({r[0] for r in resumed_rows}) == len(resumed_rows)
+    assert counter.texts == len(clean_rows) - len(partial)  # what was stored before the crash is not embedded again
+    assert resumed.ingested == 2 and resumed.chunks_total == len(clean_rows)

@@ -18,6 +18,7 @@ def ingest(
     embedding_model: str = EmbeddingOpt,
     no_prune: bool = typer.Option(False, "--no-prune", help="Keep chunks of files that are gone from the folders."),
     max_file_mb: int = typer.Option(200, "--max-file-mb", help="Skip files larger than this."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Chunks embedded and written per batch."),
 ) -> None:
     """Ingest documents into the knowledge base (incremental: unchanged files are skipped).
 
@@ -26,7 +27,7 @@ def ingest(
     """
     rag = open_rag(pack, uri, kb, embedding_model)
     summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal,
-                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20)
+                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size)
     for skipped in summary.skipped:
         err.print(f"[yellow]skipped[/] {skipped['source']}: {skipped['reason']}")
     for warning in summary.warnings:
