@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,19 @@ LlmModelOpt = typer.Option(None, "--llm-model", envvar="DOMAINRAG_LLM_MODEL",
 BaseModelOpt = typer.Option(None, "--base-model", help="Local model: a Hugging Face model folder or .gguf file (default: the pack's).")
 AdapterOpt = typer.Option(None, "--adapter", help="'none' to skip the pack's PEFT adapter, or an adapter folder (an adapter name with an endpoint).")
 MaxTokensOpt = typer.Option(None, "--max-new-tokens", min=1, max=4096, help="Cap on generated tokens (default: the pack's, 256).")
+
+
+class _WarningsToStderr(logging.Handler):
+    """Library warnings (e.g. a question cut to length) as yellow lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(record.getMessage(), style="yellow", markup=False, highlight=False)
+
+
+def warnings_to_stderr() -> None:
+    logger = logging.getLogger("domainrag")
+    if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+        logger.addHandler(_WarningsToStderr(logging.WARNING))
 
 
 def read_history(path: Path | None) -> list[Any]:
@@ -69,6 +83,7 @@ def ask(
     base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
 ) -> None:
     """Answer a question from the knowledge base, citing the passages used as [n]."""
+    warnings_to_stderr()
     turns = read_history(history)
     rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
@@ -89,5 +104,5 @@ def ask(
     sys.stdout.flush()
     t = answer.timings
     err.print(f"[dim]{answer.model}{' + ' + Path(answer.adapter).name if answer.adapter else ''}"
-              f"{'  cache hit' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
+              f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
               f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")

@@ -7,7 +7,7 @@ import socket
 
 import typer
 
-from domainrag.cli.ask import BaseModelOpt, LlmEndpointOpt, LlmModelOpt
+from domainrag.cli.ask import BaseModelOpt, LlmEndpointOpt, LlmModelOpt, warnings_to_stderr
 from domainrag.cli.common import EmbeddingOpt, KbOpt, PackOpt, UriOpt, err, handle_errors, open_rag
 from domainrag.errors import ConfigError
 
@@ -37,6 +37,7 @@ def serve(
     from domainrag.server import create_app
 
     _check_port(host, port)
+    warnings_to_stderr()
     rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
     if not rag.store.has_kb(rag.kb):
         raise ConfigError(f"knowledge base {rag.kb!r} does not exist at {rag.uri}: "

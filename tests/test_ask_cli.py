@@ -1,0 +1,99 @@
+"""``domainrag ask`` / ``serve`` from the command line: output formats and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from domainrag import DomainRAG
+from domainrag.cli.main import app
+from test_ask import THEFT
+
+
+@pytest.fixture(scope="module")
+def ask_args(law_rag: DomainRAG) -> list[str]:
+    """Options pointing at the shared small law KB, in-process (the Milvus Lite file allows one process)."""
+    return ["--uri", law_rag.uri, "--kb", law_rag.kb, "--no-cache", "--adapter", "none", "--max-new-tokens", "4"]
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "300"})
+
+
+@pytest.mark.slow
+def test_ask_json(ask_args: list[str]) -> None:
+    result = run("ask", THEFT, "--pack", "law", *ask_args, "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"answer", "citations", "cache_hit", "model", "adapter", "timings", "similarity"}
+    assert set(data["timings"]) == {"retrieve_ms", "first_token_ms", "generate_ms", "total_ms"}
+    assert data["model"] == "SmolLM2-135M-Instruct" and data["adapter"] is None and data["cache_hit"] is False
+
+
+@pytest.mark.slow
+def test_ask_streams_the_answer_then_the_sources(ask_args: list[str], tmp_path: Path) -> None:
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "content": "盗窃罪怎么处罚？"},
+                                   {"role": "assistant", "content": "……"}], ensure_ascii=False), encoding="utf-8")
+    result = run("ask", "那它的刑期呢？", "--pack", "law", *ask_args, "--history", str(history))
+    assert result.exit_code == 0, result.stderr
+    answer, _, sources = result.stdout.partition("\nSources")
+    assert answer.strip() and "[1] 中华人民共和国刑法" in sources and "第二百六十四条" in sources
+    assert "first token" in result.stderr
+    plain = run("ask", THEFT, "--pack", "law", *ask_args, "--no-stream")
+    assert plain.exit_code == 0 and "\nSources" in plain.stdout
+
+
+def test_nothing_relevant_is_said_plainly(ask_args: list[str]) -> None:
+    result = run("ask", "红烧肉的做法是什么？", "--pack", "law", *ask_args)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("在知识库中没有找到") and "Sources" not in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ask", "   ", "--pack", "law"], "empty question"),
+    (["ask", THEFT, "--pack", "no_such_pack"], "unknown pack 'no_such_pack'"),
+    (["ask", THEFT, "--pack", "law", "--llm-endpoint", "http://127.0.0.1:9/v1", "--llm-model", "x"], "unreachable"),
+    (["ask", THEFT, "--pack", "law", "--base-model", "/nowhere/model.gguf"], "not found"),
+    (["ask", THEFT, "--pack", "law", "--history", "/nowhere/history.json"], "history file"),
+])
+def test_bad_input_is_one_line_and_exit_2(ask_args: list[str], args: list[str], message: str) -> None:
+    result = run(*args, *ask_args)
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_overlong_question_is_cut_with_a_warning(ask_args: list[str]) -> None:
+    result = run("ask", "红烧肉" * 400, "--pack", "law", *ask_args)
+    assert result.exit_code == 0
+    assert "only the first 500" in result.stderr
+
+
+def test_serve_refuses_a_busy_port_and_a_missing_kb(law_rag: DomainRAG) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = run("serve", "--pack", "law", "--uri", law_rag.uri, "--port", port)
+    assert result.exit_code == 2 and "choose another --port" in result.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = run("serve", "--pack", "law", "--uri", law_rag.uri, "--kb", "not_ingested", "--port", port)
+    assert result.exit_code == 2 and "knowledge base 'not_ingested' does not exist" in result.stderr
+
+
+def test_errors_in_a_fresh_process_have_no_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "DOMAINRAG_HOME": str(tmp_path), "COLUMNS": "300"}
+    cli = [sys.executable, "-m", "domainrag.cli.main"]
+    for args, message in ((["ask", " ", "--pack", "law"], "empty question"), (["ask", "x", "--pack", "nope"], "unknown pack")):
+        done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
