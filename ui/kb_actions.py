@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from domainrag.errors import ConfigError
 from domainrag.ingestion.documents import LoadError
 from domainrag.ingestion.loaders import load_file
 from domainrag.ingestion.scan import scan
@@ -69,8 +68,3 @@ def delete_document(rag: DomainRAG, source: str) -> int:
         Path(source).unlink(missing_ok=True)
     return removed
 
-
-def require_kb(rag: DomainRAG) -> None:
-    """ConfigError when the pack's knowledge base has not been created yet."""
-    if not rag.store.has_kb(rag.kb):
-        raise ConfigError(f"knowledge base {rag.kb!r} is empty: upload documents or ingest the pack's sample corpus")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -85,14 +86,17 @@ def clear_chat(pack: str) -> None:
     st.session_state.setdefault("chats", {})[pack] = []
 
 
-def short_source(source: str, home: Path | None = None) -> str:
-    """A source path shortened for display: relative to DOMAINRAG_HOME or the pack corpus when under them."""
+@functools.lru_cache(maxsize=1)
+def _corpus_roots() -> tuple[tuple[str, Path], ...]:
+    return tuple((f"{name}/corpus", path / "corpus") for name, path in available_packs().items())
+
+
+def short_source(source: str) -> str:
+    """A source path shortened for display: relative to DOMAINRAG_HOME, or ``<pack>/corpus/…`` for pack corpora."""
     from domainrag.config import domainrag_home
 
     path = Path(source)
-    for root in (home or domainrag_home(), *[p / "corpus" for p in available_packs().values()]):
-        try:
-            return str(path.relative_to(root))
-        except ValueError:
-            continue
+    for label, root in (("", domainrag_home()), *_corpus_roots()):
+        if root in path.parents:
+            return str(Path(label) / path.relative_to(root)) if label else str(path.relative_to(root))
     return source
