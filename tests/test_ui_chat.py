@@ -68,6 +68,12 @@ def test_chat_answer_sources_feedback_followup_and_clear(chat_app: AppTest, law_
     next(b for b in at.button if b.label == "Clear chat").click().run()
     assert len(at.chat_message) == 0 and at.session_state["chats"]["law"] == []
 
+    # the same question again comes from the semantic cache, and the badge says so
+    at.chat_input[0].set_value(QUESTION).run()
+    again = at.session_state["chats"]["law"][1]["answer"]
+    assert again["cache_hit"] and again["answer"] == answer["answer"]
+    assert any("cache hit" in m.value for m in at.chat_message[1].markdown)
+
 
 def test_models_load_once_per_server(law_rag) -> None:
     """Sessions (browser tabs) share one DomainRAG, so models and the Milvus client load once."""
