@@ -1,8 +1,8 @@
 """Thumbs up/down on answers, appended to ``DOMAINRAG_HOME/feedback/feedback.jsonl``.
 
 Each line holds the question, the conversation before it, the answer with its citations and the retrieved
-passages, the rating, the pack and a timestamp, so rated answers can later become instruction data. Changing a rating appends a new line
-with the same ``id``; :func:`load_feedback` keeps the latest line per id.
+passages, the rating, the pack and a timestamp, so rated answers can later become instruction data.
+Changing a rating appends a new line with the same ``id``; :func:`load_feedback` keeps the latest line per id.
 """
 
 from __future__ import annotations

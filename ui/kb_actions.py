@@ -23,7 +23,8 @@ def ingest_with_progress(rag: DomainRAG, paths: Sequence[str | Path], on_progres
     files = [str(p) for p in scan(list(paths)).files] or [str(p) for p in paths]
     size = max(1, -(-len(files) // steps))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
-    total: dict[str, Any] = {key: 0 for key in _COUNTS} | {"skipped": [], "warnings": [], "chunks_total": 0, "seconds": 0.0}
+    total: dict[str, Any] = {key: 0 for key in _COUNTS}
+    total |= {"skipped": [], "warnings": [], "chunks_total": 0, "seconds": 0.0}
     for number, batch in enumerate(batches, start=1):
         if on_progress:
             on_progress((number - 1) / len(batches), f"Ingesting {Path(batch[0]).name} ({number}/{len(batches)})…")
@@ -50,7 +51,8 @@ def reingest(rag: DomainRAG, sources: Sequence[str], on_progress: Progress | Non
         try:
             load_file(Path(source))
         except (LoadError, OSError) as exc:
-            reason = "file no longer exists; restore it or delete the document" if not Path(source).exists() else str(exc)
+            gone = not Path(source).exists()
+            reason = "file no longer exists; restore it or delete the document" if gone else str(exc)
             skipped.append({"source": source, "reason": reason})
             continue
         ready.append(source)

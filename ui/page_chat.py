@@ -116,7 +116,7 @@ header, settings_col, clear_col = st.columns([6, 1.2, 1.2], vertical_alignment="
 header.title(f"{pack.name.capitalize()} assistant")
 with settings_col:
     options = answer_settings()
-if clear_col.button("Clear chat", icon=":material/delete_sweep:", disabled=not messages, width="stretch"):
+if clear_col.button("Clear chat", icon=":material/delete_sweep:", width="stretch"):
     ui_state.clear_chat(pack.name)
     st.rerun()
 
@@ -125,8 +125,9 @@ if not overview["documents"]:
     st.info("This knowledge base is empty. Add documents or the pack's sample corpus first.", icon=":material/info:")
     st.page_link("page_knowledge.py", label="Open the knowledge base", icon=":material/library_books:")
 elif not messages:
-    st.caption(f"Ask about the {overview['documents']} documents in `{rag.kb}`. Answers cite their sources as "
-               "[n]; follow-up questions use the conversation so far.")
+    count = overview["documents"]
+    st.caption(f"Ask about the {count} document{'s' if count != 1 else ''} in `{rag.kb}`. Answers cite their "
+               "sources as [n]; follow-up questions use the conversation so far.")
 
 for message in messages:
     render_message(message)

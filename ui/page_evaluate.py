@@ -31,8 +31,8 @@ def earlier_runs() -> dict[str, Path]:
         except (OSError, json.JSONDecodeError):
             continue
         if config.get("pack") == pack.name:
-            label = f"{config.get('started', '?')} · {config.get('set')} · {config.get('items')} q · k={config.get('k')}"
-            runs[label] = config_file.parent
+            runs[f"{config.get('started', '?')} · {config.get('set')} · {config.get('items')} q · "
+                 f"k={config.get('k')}"] = config_file.parent
     return runs
 
 
@@ -55,9 +55,12 @@ def run_form(sets: dict[str, Path]) -> None:
     try:
         eval_set = resolve_set(pack, set_name)
         bar = st.progress(0.0, text=f"Evaluating {eval_set.name}…")
+
+        def advance(done: int, total: int, row: dict[str, Any]) -> None:
+            bar.progress(done / total, text=f"{done}/{total} · {row['id']}")
+
         report = run_eval(rag, eval_set, k=k, answers=answers, mode=mode, limit=limit or None,
-                          ask_options={"max_new_tokens": int(max_tokens)},
-                          on_item=lambda done, total, row: bar.progress(done / total, text=f"{done}/{total} · {row['id']}"))
+                          ask_options={"max_new_tokens": int(max_tokens)}, on_item=advance)
         report.write(charts=False)  # report.json + report.md, so `domainrag eval --compare` can use this run
     except DomainRAGError as exc:
         st.error(str(exc), icon=":material/error:")
@@ -90,8 +93,9 @@ def recall_chart(report: EvalReport) -> None:
         st.info("No question of this set has gold sources, so there is no recall curve.")
         return
     data = pd.DataFrame({"k": list(curve), "recall": list(curve.values())})
+    scale = alt.Scale(type="log") if max(curve) >= 20 else alt.Undefined
     line = alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("k:Q", title="k (retrieved passages)", scale=alt.Scale(type="log") if max(curve) >= 20 else alt.Undefined),
+        x=alt.X("k:Q", title="k (retrieved passages)", scale=scale),
         y=alt.Y("recall:Q", title="recall@k", scale=alt.Scale(domain=[0, 1])),
         tooltip=["k", alt.Tooltip("recall:Q", format=".3f")])
     labels = line.mark_text(dy=-10, fontSize=11).encode(text=alt.Text("recall:Q", format=".2f"))

@@ -82,7 +82,8 @@ def upload_section() -> None:
 def documents_section(manifest: dict[str, dict[str, Any]]) -> None:
     st.subheader(f"Documents ({len(manifest)})")
     if not manifest:
-        st.info("No documents yet: upload some below or ingest the pack's sample corpus.", icon=":material/info:")
+        st.info("No documents yet: upload some, or ingest the pack's sample corpus, under *Add documents*.",
+                icon=":material/info:")
         return
     sources = sorted(manifest, key=lambda s: manifest[s]["ingested_at"], reverse=True)
     rows = [{"title": manifest[s]["title"], "file": ui_state.short_source(s), "chunks": int(manifest[s]["chunks"]),
@@ -148,7 +149,7 @@ def search_section() -> None:
 
 st.title("Knowledge base")
 overview = ui_state.kb_overview(rag)
-st.caption(f"`{rag.kb}` · {overview['documents']} documents · {overview['chunks']} chunks · {rag.uri}")
+st.caption(f"`{rag.kb}` · documents: {overview['documents']} · chunks: {overview['chunks']} · {rag.uri}")
 show_report()
 documents_tab, add_tab, search_tab = st.tabs(["Documents", "Add documents", "Search playground"])
 with documents_tab:
