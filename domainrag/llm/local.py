@@ -11,6 +11,7 @@ import copy
 import queue
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ NO_ADAPTER = ("none", "off", "")
 _registry_lock = threading.Lock()
 _peft_models: dict[str, Any] = {}  # base model key -> PeftModel over a private copy of the base
 _generate_locks: dict[str, threading.Lock] = {}
+_prefix_caches: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # KV caches of system prompts (under the lock)
+_PREFIX_CACHES = 16
 
 
 def _generate_lock(key: str) -> threading.Lock:
@@ -110,6 +113,32 @@ class LocalGenerator(Generator):
         text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
         return dict(tokenizer(text, return_tensors="pt"))
 
+    def system_prefix(self, messages: list[Message], input_ids: Any) -> Any | None:
+        """Token ids of the system message alone when the prompt starts with them (its KV cache is reusable)."""
+        if len(messages) < 2 or messages[0]["role"] != "system" or not getattr(self.tokenizer, "chat_template", None):
+            return None
+        prefix = self.tokenizer.apply_chat_template(messages[:1], add_generation_prompt=False, return_tensors="pt",
+                                                    return_dict=True)["input_ids"]
+        size = prefix.shape[1]
+        if size >= input_ids.shape[1] or not bool((input_ids[0, :size] == prefix[0]).all()):
+            return None
+        return prefix
+
+    def _prefix_cache(self, model: Any, adapter: Path | None, prefix: Any) -> Any:
+        """A copy of the KV cache of ``prefix`` (computed once per model, adapter and system prompt; call under the lock)."""
+        from transformers import DynamicCache
+
+        key = (self._key, str(adapter or ""), tuple(prefix[0].tolist()))
+        cache = _prefix_caches.get(key)
+        if cache is None:
+            cache = DynamicCache()
+            model(input_ids=prefix, cache=cache, use_cache=True, logits_to_keep=1)
+            _prefix_caches[key] = cache
+            while len(_prefix_caches) > _PREFIX_CACHES:
+                _prefix_caches.popitem(last=False)
+        _prefix_caches.move_to_end(key)
+        return copy.deepcopy(cache)
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -142,10 +171,14 @@ class LocalGenerator(Generator):
                       repetition_penalty=self.settings.repetition_penalty,
                       pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([_Cancel()]))
 
+        prefix = self.system_prefix(messages, inputs["input_ids"])
+
         def run() -> None:
             try:
                 with _generate_lock(self._key), torch.inference_mode():
                     model = self._model_for(adapter_path)
+                    if prefix is not None:  # the system prompt's keys/values are computed once, not per question
+                        kwargs["cache"] = self._prefix_cache(model, adapter_path, prefix)
                     model.generate(**kwargs)
             except BaseException as exc:  # surfaced in the consumer thread below
                 failure.append(exc)
