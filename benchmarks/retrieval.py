@@ -17,9 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import p50_p95, quiet, shared_path  # noqa: E402
-from lawbench import hit_matches, load_lawbench, parse_gold, short_title  # noqa: E402
 
 MODES = ("dense", "bm25", "hybrid")
+
+
+def hit_matches(hit, gold) -> bool:
+    """The hit is the gold article of the gold law."""
+    from domainrag.evaluate.lawref import article_key, title_matches_law
+
+    label = hit.metadata.get("article")
+    return bool(label) and title_matches_law(hit.title, gold.law) and article_key(label) == gold.article
 
 
 def evaluate(rag, items: list[tuple[str, object]], mode: str, k: int = 10) -> dict:
@@ -29,7 +36,7 @@ def evaluate(rag, items: list[tuple[str, object]], mode: str, k: int = 10) -> di
         started = time.perf_counter()
         hits = rag.search(question, k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
-        rank = next((h.rank for h in hits if hit_matches(h.title, h.metadata.get("article"), gold)), None)
+        rank = next((h.rank for h in hits if hit_matches(h, gold)), None)
         ranks.append(rank)
     n = len(ranks)
     recall = {f"recall@{c}": round(sum(1 for r in ranks if r and r <= c) / n, 3) for c in (1, 5, 10)}
@@ -53,14 +60,15 @@ def main() -> int:
         return 0
 
     from domainrag import DomainRAG
+    from domainrag.evaluate.lawref import parse_article_ref
 
     rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
     if not args.no_ingest:
         rag.ingest(corpus, progress=True)
     rag.store.load(args.kb)
-    laws = sorted({short_title(row["title"]) for row in rag.store.manifest(args.kb).values()}, key=len)
-    records = load_lawbench(dev)
-    items = [(r["question"], g) for r in records if (g := parse_gold(r["answer"], laws))]
+    titles = sorted({row["title"] for row in rag.store.manifest(args.kb).values()})
+    records = json.loads(dev.read_text(encoding="utf-8"))
+    items = [(r["question"], g) for r in records if (g := parse_article_ref(r["answer"], titles))]
     if args.limit:
         items = items[: args.limit]
     print(f"{len(items)} of {len(records)} questions have a parseable gold article; "
