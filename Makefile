@@ -22,6 +22,7 @@ setup: $(BIN)/domainrag
 demo: setup
 	DOMAINRAG_HOME=$(DEMO_HOME) $(BIN)/domainrag ingest domains/law/corpus --pack law
 	DOMAINRAG_HOME=$(DEMO_HOME) $(BIN)/domainrag search "公司的董事会由几名成员组成？" --pack law --k 3
+	DOMAINRAG_HOME=$(DEMO_HOME) $(BIN)/domainrag ask "盗窃公私财物数额较大的，应当如何处罚？" --pack law
 
 # Debian's chromium + chromedriver (never a downloaded browser) and a CJK font for the real-browser UI test.
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
@@ -40,6 +41,7 @@ test: setup browser-deps
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/cache.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) build *.egg-info
