@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ _clients_lock = threading.Lock()
 def connect(uri: str, token: str | None = None) -> Any:
     """One MilvusClient per URI per process (Milvus Lite allows one owner of a .db file)."""
     from pymilvus import MilvusClient
+
+    # Milvus Lite has no AllocTimestamp; query_iterator warns on every call and falls back correctly.
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
     key = f"{uri}|{token or ''}"
     with _clients_lock:

@@ -34,6 +34,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # gRPC's C core logs keepalive GOAWAYs between pymilvus and the in-process Milvus Lite server.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     import logging
     import warnings
 
