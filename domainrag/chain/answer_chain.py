@@ -156,12 +156,20 @@ class AnswerChain:
         cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
         if cache is None:
             return turn
-        found = cache.lookup(turn.standalone)
+        found = cache.lookup(turn.standalone, variant=self._cache_variant(turn))
         if found is not None:
             data, similarity = found
             turn.answer = Answer.from_dict(data, cache_hit=True, similarity=similarity, question=turn.question,
-                                           standalone_question=turn.standalone, warnings=turn.warnings)
+                                           standalone_question=turn.standalone, warnings=turn.warnings,
+                                           sources=[Citation(**c) for c in data.get("sources", [])])
         return turn
+
+    def _cache_variant(self, turn: Turn) -> str:
+        """What shapes an answer besides the question and the KB; cached answers are kept apart by it."""
+        generator = self.generator
+        tokens = turn.max_new_tokens or getattr(generator, "settings", self.generation).max_new_tokens
+        return (f"{generator.model_name}|adapter={generator.adapter_label(turn.adapter)}"
+                f"|k={turn.k or self.rag.pack.retrieval.k}|max_new_tokens={tokens}")
 
     def retrieve(self, turn: Turn) -> Turn:
         """Hybrid search, then keep only the passages above the pack's relevance floor."""
@@ -250,7 +258,7 @@ class AnswerChain:
     def _store_cache(self, turn: Turn, answer: Answer) -> None:
         cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
         if cache is not None:
-            cache.store(turn.standalone, answer)
+            cache.store(turn.standalone, answer, variant=self._cache_variant(turn))
 
     def _timings(self, turn: Turn, first: float, gen: float) -> dict[str, float]:
         return {"retrieve_ms": turn.timings.get("retrieve_ms", 0.0), "first_token_ms": first,

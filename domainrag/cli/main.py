@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from domainrag.cli import ask as ask_cmd
+from domainrag.cli import cache as cache_cmd
 from domainrag.cli import eval as eval_cmd
 from domainrag.cli import ingest as ingest_cmd
 from domainrag.cli import kb as kb_cmd
@@ -18,6 +19,7 @@ app.command("search")(ingest_cmd.search)
 app.command("ask")(ask_cmd.ask)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(kb_cmd.app, name="kb")
+app.add_typer(cache_cmd.app, name="cache")
 app.command("ui")(ui_cmd.ui)
 app.command("eval")(eval_cmd.eval_command)
 

@@ -1,0 +1,88 @@
+"""The answer cache of one ``DomainRAG``: what the answer chain calls between rewriting and retrieval."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from domainrag.cache.namespaces import Namespace, open_semantic_cache
+from domainrag.cache.semantic import CacheSettings, MilvusTarget, SemanticCache
+from domainrag.config import is_server_uri
+from domainrag.errors import DomainRAGError
+
+log = logging.getLogger("domainrag")
+
+
+def pack_fingerprint(pack: Any) -> str:
+    """A hash of the pack settings that shape answers (prompts, retrieval, generation, ...; not [cache])."""
+    raw = {key: value for key, value in pack.raw.items() if key != "cache"}
+    settings = json.dumps({"raw": raw, "retrieval": asdict(pack.retrieval), "disclaimer": pack.disclaimer},
+                          sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(settings.encode()).hexdigest()[:12]
+
+
+class AnswerCache:
+    """Looks answers up by standalone question in the namespace of the KB's *current* version.
+
+    The version is read from the store on every call, so an ingest that changes the knowledge base (in this
+    process or, on a Milvus server, in another one) moves lookups to a new, empty namespace at once.
+    """
+
+    def __init__(self, rag: Any, settings: CacheSettings | None = None) -> None:
+        self.rag = rag
+        self.settings = settings or CacheSettings.from_pack(rag.pack)
+        self._pack_key = pack_fingerprint(rag.pack)
+
+    def namespace(self, variant: str = "") -> Namespace | None:
+        """The namespace for the KB as it is now (None when the KB does not exist yet)."""
+        if not self.rag.store.has_kb(self.rag.kb):
+            return None
+        return Namespace(pack=self.rag.pack.name, kb=self.rag.kb, kb_version=self.rag.kb_version(),
+                         store_uri=self.rag.uri, embedding=self.rag.embedding_model_name,
+                         variant=f"{variant}|pack={self._pack_key}")
+
+    def cache(self, variant: str = "") -> SemanticCache | None:
+        """The ``SemanticCache`` for ``variant`` (generator, adapter, k, ...) at the KB's current version."""
+        namespace = self.namespace(variant)
+        if namespace is None:
+            return None
+        return open_semantic_cache(namespace, self.rag.embedder, self.settings, self._milvus(namespace))
+
+    def _milvus(self, namespace: Namespace) -> MilvusTarget | None:
+        vector = self.settings.vector
+        if vector == "faiss" or (vector == "auto" and not is_server_uri(self.rag.uri)):
+            return None
+        return MilvusTarget(uri=self.rag.uri, token=self.rag.token, collection=namespace.collection())
+
+    # ---- the interface the answer chain uses ---------------------------------------------
+    def lookup(self, question: str, variant: str = "") -> tuple[dict[str, Any], float] | None:
+        """``(Answer.to_dict() + sources, similarity)`` of a cached answer to the same question, else None."""
+        if not self.settings.enabled:
+            return None
+        try:
+            cache = self.cache(variant)
+            hit = cache.lookup(question) if cache is not None else None
+        except DomainRAGError:
+            raise
+        except Exception as exc:  # a damaged cache must cost a miss, not the answer
+            log.warning("warning: answer cache lookup failed (%s: %s); answering without it", type(exc).__name__, exc)
+            return None
+        return (hit.answer, hit.similarity) if hit is not None else None
+
+    def store(self, question: str, answer: Any, variant: str = "") -> bool:
+        """Keep a generated answer (refusals and empty answers are not kept)."""
+        if not self.settings.enabled or getattr(answer, "no_context", False) or not str(answer.answer).strip():
+            return False
+        data = answer.to_dict()
+        data.update(cache_hit=False, similarity=None, sources=[s.to_dict() for s in getattr(answer, "sources", [])])
+        try:
+            cache = self.cache(variant)
+            return cache.store(question, data) if cache is not None else False
+        except DomainRAGError:
+            raise
+        except Exception as exc:
+            log.warning("warning: answer cache store failed (%s: %s)", type(exc).__name__, exc)
+            return False

@@ -1,0 +1,85 @@
+"""The cache in the answer path: hits by standalone question, namespaces that follow the KB version, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from domainrag import Answer, DomainRAG
+from domainrag.answer import Citation
+
+QUESTION = "盗窃罪数额较大的，处几年以下有期徒刑？"
+PARAPHRASE = "盗窃罪数额较大的，会处几年以下的有期徒刑？"
+
+
+@pytest.fixture(scope="module")
+def cached_rag(law_rag: DomainRAG) -> DomainRAG:
+    """The shared small law KB with the real local model, short answers."""
+    return DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb=law_rag.kb).with_llm(max_new_tokens=8)
+
+
+@pytest.mark.slow
+def test_a_paraphrase_and_a_followup_are_answered_from_the_cache(cached_rag: DomainRAG) -> None:
+    first = cached_rag.ask(QUESTION)
+    assert first.cache_hit is False and first.similarity is None and first.answer
+
+    again = cached_rag.ask(PARAPHRASE)
+    assert again.cache_hit is True and again.answer == first.answer
+    assert cached_rag.answer_cache.settings.threshold <= again.similarity <= 1.0
+    assert [c.chunk_id for c in again.citations] == [c.chunk_id for c in first.citations]
+    assert [s.chunk_id for s in again.sources] == [s.chunk_id for s in first.sources]
+    assert again.timings["retrieve_ms"] == 0 and again.timings["generate_ms"] == 0  # neither ran
+    data = again.to_dict()
+    assert data["cache_hit"] is True and data["similarity"] == again.similarity
+
+    # a follow-up is looked up by its standalone rewrite: "它" is resolved to 盗窃罪 from the history
+    followup = cached_rag.ask("它数额较大的，处几年以下有期徒刑？", history=[("盗窃罪怎么处罚？", "……")])
+    assert followup.standalone_question == QUESTION and followup.cache_hit is True
+
+    bypass = cached_rag.ask(QUESTION, use_cache=False)  # --no-cache: generated again
+    assert bypass.cache_hit is False and bypass.answer == first.answer  # greedy decoding: same text
+
+
+def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, tmp_path: Path) -> None:
+    from domainrag.cache import AnswerCache
+
+    rag = DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb="cache_versions")
+    note = tmp_path / "测试条例.md"
+    note.write_text("# 测试条例\n\n第一条 本条例规定缓存测试的期限为三十日。\n", encoding="utf-8")
+    rag.ingest(note)
+    try:
+        cache = AnswerCache(rag)
+        answer = Answer(answer="期限为三十日。[1]", model="m",
+                        citations=[Citation(1, "c1", str(note), "测试条例", "第一条", "本条例规定缓存测试的期限为三十日。")])
+        assert cache.store("测试条例规定的期限是多少天？", answer)
+        data, similarity = cache.lookup("测试条例规定的期限是多少天呢？")
+        assert data["answer"] == answer.answer and data["citations"][0]["chunk_id"] == "c1" and similarity > 0.9
+        old_folder = cache.cache().folder
+
+        note.write_text("# 测试条例\n\n第一条 本条例规定缓存测试的期限为六十日。\n", encoding="utf-8")
+        rag.ingest(note)  # the document was replaced: new KB version
+        assert cache.lookup("测试条例规定的期限是多少天？") is None
+        assert not old_folder.exists()  # the old version's entries are gone from disk too
+    finally:
+        rag.store.drop_kb("cache_versions")
+
+
+@pytest.mark.slow
+def test_cache_stats_and_clear(cached_rag: DomainRAG) -> None:
+    from domainrag.cli.main import app
+
+    runner = CliRunner()
+    where = ["--pack", "law", "--kb", cached_rag.kb, "--uri", cached_rag.uri]
+    result = runner.invoke(app, ["cache", "stats", *where, "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["entries"] >= 1 and stats["hits"] >= 2
+    assert all(ns["current"] for ns in stats["namespaces"])
+
+    result = runner.invoke(app, ["cache", "clear", *where, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(runner.invoke(app, ["cache", "stats", *where, "--json"]).stdout)["namespaces"] == []
+    assert runner.invoke(app, ["cache", "clear", "--stale"]).exit_code != 0  # needs --pack: one error line
