@@ -67,10 +67,12 @@ def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, t
         rag.store.drop_kb("cache_versions")
 
 
-@pytest.mark.slow
 def test_cache_stats_and_clear(cached_rag: DomainRAG) -> None:
     from domainrag.cli.main import app
 
+    cache = cached_rag.answer_cache
+    assert cache.store("刑法第二百六十四条规定了什么？", Answer(answer="盗窃罪。[1]", model="m"), variant="stats")
+    assert cache.lookup("刑法第264条规定了什么？", variant="stats") and cache.lookup("刑法第264条规定了什么", variant="stats")
     runner = CliRunner()
     where = ["--pack", "law", "--kb", cached_rag.kb, "--uri", cached_rag.uri]
     result = runner.invoke(app, ["cache", "stats", *where, "--json"])
