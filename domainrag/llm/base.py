@@ -25,6 +25,7 @@ class GenerationSettings:
     repetition_penalty: float = 1.1
     temperature: float = 0.0
     timeout_s: float = 120.0
+    dtype: str = "auto"  # local models: auto (bfloat16 where the CPU has native bf16, else float32), float32, bfloat16
 
     @classmethod
     def from_pack(cls, pack: Any, **overrides: Any) -> "GenerationSettings":

@@ -26,6 +26,25 @@ _peft_models: dict[str, Any] = {}  # base model key -> PeftModel over a private 
 _generate_locks: dict[str, threading.Lock] = {}
 _prefix_caches: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # KV caches of system prompts (under the lock)
 _PREFIX_CACHES = 16
+_runtime_models: dict[str, Any] = {}  # (source, dtype) -> the base model in the dtype generation runs in
+
+
+def runtime_dtype(name: str = "auto") -> Any:
+    """``auto``: bfloat16 where the CPU computes it natively (AVX512-BF16/AMX: faster prefill and decoding than
+    float32 on a 2-core machine, half the memory traffic), else float32."""
+    import torch
+
+    if name in ("float32", "fp32"):
+        return torch.float32
+    if name in ("bfloat16", "bf16"):
+        return torch.bfloat16
+    if name != "auto":
+        raise ModelError(f"unknown [generation] dtype {name!r}: use auto, float32 or bfloat16")
+    try:
+        native = torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    return torch.bfloat16 if native else torch.float32
 
 
 def _generate_lock(key: str) -> threading.Lock:
@@ -48,7 +67,8 @@ class LocalGenerator(Generator):
         self.model_name = self.source.name
         self.default_adapter = default_adapter
         self.settings = settings or GenerationSettings()
-        self._key = str(self.source)
+        self.dtype = runtime_dtype(self.settings.dtype)
+        self._key = f"{self.source}|{self.dtype}"
 
     # ---- model and adapters ------------------------------------------------
     @property
@@ -57,8 +77,20 @@ class LocalGenerator(Generator):
 
     def load(self) -> "LocalGenerator":
         """Load the weights now (otherwise on first use)."""
-        load_model(self.base_model)
+        self._base()
         return self
+
+    def _base(self) -> Any:
+        """The base model in the generation dtype (a converted copy, made once per process, unless float32)."""
+        import torch
+
+        base, _ = load_model(self.base_model)
+        if self.dtype == torch.float32:
+            return base
+        with _registry_lock:
+            if self._key not in _runtime_models:
+                _runtime_models[self._key] = copy.deepcopy(base).to(self.dtype).eval()
+            return _runtime_models[self._key]
 
     def resolve_adapter(self, adapter: str | None) -> Path | None:
         """None → the pack's adapter (if it has one); 'none' → no adapter; a folder → that adapter."""
@@ -77,7 +109,7 @@ class LocalGenerator(Generator):
 
     def _model_for(self, adapter: Path | None) -> Any:
         """The model to run: the shared base, or the PEFT copy with ``adapter`` active (call under the lock)."""
-        base, _ = load_model(self.base_model)
+        base = self._base()
         if adapter is None:
             return base
         with _registry_lock:
