@@ -15,7 +15,7 @@ from rich.console import Console
 from domainrag.errors import DomainRAGError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error = one line, even when piped
 out = Console(highlight=False, soft_wrap=True)
 
 PackOpt = typer.Option(..., "--pack", "-p", help="Pack name (law, finance, ...) or a pack folder path.")
