@@ -96,11 +96,13 @@ def test_generated_problems_exclude_given_expressions() -> None:
 
 
 def test_clean_removes_exact_and_near_duplicates_and_filters() -> None:
-    article = "商业银行应当按照中国人民银行规定的存款利率的上下限，确定存款利率，并予以公告。" * 2
+    article = ("商业银行应当按照中国人民银行规定的存款利率的上下限，确定存款利率，并予以公告。商业银行办理个人储蓄存款业务，"
+               "应当遵循存款自愿、取款自由、存款有息、为存款人保密的原则。对个人储蓄存款，商业银行有权拒绝任何单位或者个人查询、"
+               "冻结、扣划，但法律另有规定的除外。")
     examples = [
         Example("商业银行法第三十一条的内容是什么？", article, source="a"),
         Example("商业银行法第三十一条的内容是什么？ ", article, source="b"),            # exact (whitespace)
-        Example("商业银行法第三十一条规定了什么？", article + "。", source="c"),           # near duplicate
+        Example("请问商业银行法第三十一条的内容是什么？", article, source="c"),         # near duplicate
         Example("个人独资企业法第二条的内容是什么？", "本法所称个人独资企业，是指依照本法在中国境内设立的企业。", source="d"),
         Example("短", "太短的指令", source="e"),                                               # instruction too short
         Example("这一条的网址是什么？", "见 https://example.com/law", source="f"),             # noisy output

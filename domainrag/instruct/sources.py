@@ -14,8 +14,6 @@ from domainrag.errors import ConfigError
 _DATE_SUFFIX = re.compile(r"\(\d{4}-\d{2}-\d{2}\)$")
 _EXAM_NUMBER = re.compile(r"^\s*\d+\s*[.．、]\s*(?:[（(]\s*\d+\s*分\s*[）)])?\s*")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 
 @dataclass(frozen=True)
@@ -31,23 +29,10 @@ class Article:
 
     @property
     def number(self) -> int:
-        return chinese_number(self.label.removeprefix("第").split("条")[0])
+        """第二百一十三条 → 213."""
+        from domainrag.evaluate.lawref import cn_to_int
 
-
-def chinese_number(text: str) -> int:
-    """``二百一十三`` → 213 (also plain digits)."""
-    if text.isdigit():
-        return int(text)
-    total, current = 0, 0
-    for char in text:
-        if char in _CN_DIGITS:
-            current = _CN_DIGITS[char]
-        elif char in _CN_UNITS:
-            total += (current or 1) * _CN_UNITS[char]
-            current = 0
-        else:
-            raise ValueError(f"not a Chinese number: {text!r}")
-    return total + current
+        return cn_to_int(self.label.removeprefix("第").split("条")[0])
 
 
 def exam_text(text: str) -> str:

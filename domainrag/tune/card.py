@@ -24,7 +24,7 @@ def write_card(adapter_dir: Path, card: dict[str, Any]) -> None:
     """Write the card as JSON and as a Markdown table."""
     adapter_dir.mkdir(parents=True, exist_ok=True)
     (adapter_dir / CARD_JSON).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    before, after = card.get("validation_base", {}), card.get("validation_adapter", {})
+    before, after = card.get("validation_base") or {}, card.get("validation_adapter") or {}
     lines = [f"# Training card: {card.get('pack', '')} adapter", "",
              f"{card.get('method', '')} adapter for `{card.get('base_model', '')}`, trained with domainrag "
              f"{card.get('versions', {}).get('domainrag', '')} on the pack's builder data.", "",

@@ -24,7 +24,7 @@ def check_method(method: str) -> str:
 def peft_config(method: str, settings: Any, total_steps: int, num_layers: int = 0) -> Any:
     """A peft config for ``method`` from the tuning settings (r, alpha, target modules, virtual tokens).
 
-    ``settings.top_layers`` > 0 puts LoRA/AdaLoRA/IA3 only in the top layers: back-propagation then stops
+    ``settings.top_layers`` > 0 puts LoRA/AdaLoRA only in the top layers: back-propagation then stops
     there, which saves a good part of the compute on a CPU.
     """
     from peft import (AdaLoraConfig, IA3Config, LoraConfig, PrefixTuningConfig, PromptEncoderConfig,
@@ -48,7 +48,7 @@ def peft_config(method: str, settings: Any, total_steps: int, num_layers: int = 
                              tfinal=tfinal, deltaT=max(1, total // 20), layers_to_transform=layers)
     if method == "ia3":
         return IA3Config(task_type=task, target_modules=["k_proj", "v_proj", "down_proj"],
-                         feedforward_modules=["down_proj"], layers_to_transform=layers)
+                         feedforward_modules=["down_proj"])
     if method == "prefix":
         return PrefixTuningConfig(task_type=task, num_virtual_tokens=settings.num_virtual_tokens)
     if method == "prompt":

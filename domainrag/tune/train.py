@@ -221,6 +221,9 @@ def tune(pack: Pack, data: Path | None = None, out: Path | None = None, base: st
     if dropped:
         print(f"{dropped} training examples skipped: prompt longer than {settings.max_length} tokens", file=sys.stderr)
     before = answer_loss(model, tokenizer, val_examples, settings.system, settings.max_length) if evaluate and val_examples else None
+    if before is not None and before.examples == 0:
+        print(f"no validation example fits in max_length={settings.max_length}; validation loss skipped", file=sys.stderr)
+        before = None
 
     torch.manual_seed(settings.seed)
     peft_model = get_peft_model(model, peft_config(settings.method, settings, settings.max_steps,
@@ -245,7 +248,7 @@ def tune(pack: Pack, data: Path | None = None, out: Path | None = None, base: st
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
-    after = answer_loss(peft_model, tokenizer, val_examples, settings.system, settings.max_length) if evaluate and val_examples else None
+    after = answer_loss(peft_model, tokenizer, val_examples, settings.system, settings.max_length) if before else None
 
     peft_model.peft_config["default"].base_model_name_or_path = base_model_id(base)
     with warnings.catch_warnings():  # peft looks the hub id up to check the vocabulary; offline that only warns
