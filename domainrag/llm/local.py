@@ -1,16 +1,17 @@
 """A local transformers model (default SmolLM2-135M-Instruct), optionally with a PEFT adapter, streaming tokens.
 
-Weights load once per process (``local_model.load_model``). Adapters are attached to one shared PEFT copy of
-the base model per process, by name, so several packs' adapters cost a few MB each; generation holds a
-per-model lock because the active adapter is model state.
+Weights load once per process (``local_model.load_model``). A PEFT adapter is merged into its own copy of the
+base model, once per process, so answers with an adapter run at base-model speed (LoRA layers left unmerged cost
+about a third more time to first token) and the shared base stays plain; the copy costs the model's size in
+memory. Adapters that cannot be merged (prefix / prompt tuning) run through PEFT as they are.
 """
 
 from __future__ import annotations
 
 import copy
 import queue
-import hashlib
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from domainrag.llm.local_model import load_model, resolve_model
 
 NO_ADAPTER = ("none", "off", "")
 _registry_lock = threading.Lock()
-_peft_models: dict[str, Any] = {}  # base model key -> PeftModel over a private copy of the base
+_adapted_models: dict[str, Any] = {}  # base model key | adapter folder -> a copy of the base with the adapter
 _generate_locks: dict[str, threading.Lock] = {}
 _prefix_caches: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # KV caches of system prompts (under the lock)
 _PREFIX_CACHES = 16
@@ -50,11 +51,6 @@ def runtime_dtype(name: str = "auto") -> Any:
 def _generate_lock(key: str) -> threading.Lock:
     with _registry_lock:
         return _generate_locks.setdefault(key, threading.Lock())
-
-
-def adapter_name(path: Path) -> str:
-    """A PEFT adapter name for a folder (module-name safe, stable per path)."""
-    return "a" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
 
 
 class LocalGenerator(Generator):
@@ -108,32 +104,33 @@ class LocalGenerator(Generator):
         return str(path) if path else None
 
     def _model_for(self, adapter: Path | None) -> Any:
-        """The model to run: the shared base, or the PEFT copy with ``adapter`` active (call under the lock)."""
+        """The model to run: the shared base, or its copy with ``adapter`` merged in (call under the lock)."""
         base = self._base()
         if adapter is None:
             return base
+        key = f"{self._key}|{adapter}"
         with _registry_lock:
-            peft_model = _peft_models.get(self._key)
-        name = adapter_name(adapter)
+            model = _adapted_models.get(key)
+        if model is not None:
+            return model
         try:
             from peft import PeftModel
 
-            if peft_model is None:
-                # A private copy: PEFT injects LoRA layers in place, and the shared base must stay plain.
-                peft_model = PeftModel.from_pretrained(copy.deepcopy(base), str(adapter), adapter_name=name)
-                peft_model.eval()
-                with _registry_lock:
-                    _peft_models[self._key] = peft_model
-            elif name not in peft_model.peft_config:
-                peft_model.load_adapter(str(adapter), adapter_name=name)
-                peft_model.eval()
-            peft_model.set_adapter(name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # A private copy: PEFT injects its layers in place, and the shared base must stay plain.
+                model = PeftModel.from_pretrained(copy.deepcopy(base), str(adapter))
+                if hasattr(model, "merge_and_unload") and not model.peft_config[model.active_adapter].is_prompt_learning:
+                    model = model.merge_and_unload()
         except ImportError:
             raise ModelError("peft is not installed: pip install peft (or use --adapter none)") from None
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        except (OSError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
             raise ModelError(f"cannot load adapter {adapter} on {self.model_name}: {str(exc)[:160]}; "
                              "retrain it for this base model or use --adapter none") from None
-        return peft_model
+        model.eval()
+        with _registry_lock:
+            _adapted_models[key] = model
+        return model
 
     # ---- prompts ---------------------------------------------------------------
     def encode(self, messages: list[Message]) -> dict[str, Any]:
@@ -209,7 +206,9 @@ class LocalGenerator(Generator):
             try:
                 with _generate_lock(self._key), torch.inference_mode():
                     model = self._model_for(adapter_path)
-                    if prefix is not None:  # the system prompt's keys/values are computed once, not per question
+                    # the system prompt's keys/values are computed once, not per question (prompt-learning
+                    # adapters bring their own past keys/values, so they go without)
+                    if prefix is not None and not hasattr(model, "peft_config"):
                         kwargs["cache"] = self._prefix_cache(model, adapter_path, prefix)
                     model.generate(**kwargs)
             except BaseException as exc:  # surfaced in the consumer thread below
