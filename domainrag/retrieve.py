@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,6 +11,8 @@ from domainrag.errors import ConfigError
 from domainrag.query import bm25_query
 
 MODES = ("hybrid", "dense", "bm25")
+# BM25 runs here while the calling thread embeds the query and searches the dense index (both release the GIL).
+_LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-bm25")
 
 
 @dataclass
@@ -88,8 +91,10 @@ class Retriever:
             lexical = self.bm25(query, depth if self.prefer_titles else k)
             rows = self._with_prior([lexical], [self.bm25_weight], lexical)[:k] if self.prefer_titles else lexical
         else:
-            lexical = self.bm25(query, depth)
-            rows = self._with_prior([self.dense(query, depth), lexical], [self.dense_weight, self.bm25_weight], lexical)[:k]
+            pending = _LEXICAL_POOL.submit(self.bm25, query, depth)
+            dense = self.dense(query, depth)
+            lexical = pending.result()
+            rows = self._with_prior([dense, lexical], [self.dense_weight, self.bm25_weight], lexical)[:k]
         return [
             Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
                 source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),

@@ -22,7 +22,7 @@ STOP_WORDS = sorted(set(
     "的 了 和 与 及 或 是 在 对 由 为 以 其 之 于 而 并 等 上 下 中 者 所 被 将 把 从 向 这 那 有 也 就 都 又 "
     "a an the of to in on for and or is are was were be by with as at from that this it".split()
 ))
-JIEBA_ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"}, "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
+JIEBA_ANALYZER = {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
 STANDARD_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}]}
 
 _clients: dict[str, Any] = {}
@@ -34,7 +34,8 @@ def connect(uri: str, token: str | None = None) -> Any:
     from pymilvus import MilvusClient
 
     # Milvus Lite has no AllocTimestamp; query_iterator warns on every call and falls back correctly.
-    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+    for name in ("pymilvus.orm.iterator", "pymilvus.client.iterator.query_iterator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     key = f"{uri}|{token or ''}"
     with _clients_lock:

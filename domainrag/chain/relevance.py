@@ -6,7 +6,7 @@ a good one. So each passage gets an absolute score instead:
 
     relevance = Σ idf(w) · credit(w, passage) / Σ idf(w)    over the question's keywords w
 
-the IDF-weighted share of the question's distinctive words (the same keywords BM25 searches with) that the
+the IDF-weighted share of the question's distinctive words (`domainrag.query.keywords`) that the
 passage contains. credit is 1 for a word found as it is; a Chinese word found only in part (盗窃罪 → 盗窃)
 gets the share of its characters found as one run of at least two; an English word found only by a
 prefix of at least four letters (penalties → penalt) likewise. 0 means no keyword in common, 1 means all.
