@@ -45,7 +45,9 @@ def connect(uri: str, token: str | None = None) -> Any:
             try:
                 _clients[key] = MilvusClient(uri=uri, token=token or "")
             except Exception as exc:
-                hint = "start it (docker compose up -d) or check the URI" if is_server_uri(uri) else "check the path is writable and not used by another process"
+                hint = ("start it (docker compose up -d) or check the URI" if is_server_uri(uri) else
+                        "check the path is writable and not used by another process; a file written by another "
+                        "milvus-lite version (e.g. 3.x) cannot be opened: ingest into a new file")
                 raise StoreError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {str(exc)[:120]}); {hint}") from None
         return _clients[key]
 
