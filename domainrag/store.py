@@ -89,7 +89,7 @@ class Store:
 
     def kb_info(self, kb: str) -> KBInfo:
         described = self.client.describe_collection(kb)
-        # Milvus Lite drops collection descriptions; the info is kept in a collection property as well.
+        # Milvus Lite 2.5 drops collection properties and a server keeps both: the info is written to both.
         description = (described.get("properties") or {}).get(INFO_PROPERTY) or described.get("description", "")
         try:
             data = json.loads(description)
@@ -241,10 +241,7 @@ class Store:
             return []
         result = self.client.search(kb, data=[query], anns_field="bm25", limit=limit, filter=expr,
                                     output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
-        hits = _flatten(result)
-        for hit in hits:  # Milvus Lite reports BM25 as a negative distance; expose a positive score
-            hit["score"] = abs(hit["score"])
-        return hits
+        return _flatten(result)  # BM25 distances are scores: positive, higher is better
 
 
 def _flatten(result: Any) -> list[dict[str, Any]]:
