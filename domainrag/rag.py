@@ -62,7 +62,7 @@ class DomainRAG:
             self._retriever = Retriever(self.store, self.kb, self.embedder, candidates=settings.candidates,
                                         rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
                                         bm25_weight=settings.bm25_weight, prefer_titles=settings.prefer_titles,
-                                        prefer_weight=settings.prefer_weight)
+                                        prefer_weight=settings.prefer_weight, grams_weight=settings.grams_weight)
         return self._retriever
 
     # ---- operations ------------------------------------------------------------

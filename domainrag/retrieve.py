@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,7 +11,8 @@ from domainrag.errors import ConfigError
 from domainrag.query import bm25_query
 
 MODES = ("hybrid", "dense", "bm25")
-# BM25 runs here while the calling thread embeds the query and searches the dense index (both release the GIL).
+# The BM25 searches run here while the calling thread embeds the query and searches the dense index (all release
+# the GIL).
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-bm25")
 
 
@@ -47,14 +48,16 @@ def rrf_fuse(rankings: list[list[dict[str, Any]]], weights: list[float], k: int 
 class Retriever:
     """Searches one knowledge base.
 
-    The authority prior (``prefer_titles``/``prefer_weight``) adds one more ranking to the fusion: the BM25
-    candidates whose document title matches, in BM25 order. For law it favours statutes (titles ending
-    in 法/法典) over the interpretations, rules and cases that repeat their wording.
+    Lexical search is BM25 over jieba words and, for Chinese KBs, BM25 over character n-grams
+    (``grams_weight``; see domainrag/grams.py). The authority prior (``prefer_titles``/``prefer_weight``) adds
+    one more ranking to the fusion: the fused candidates whose document title matches, in fused order. For law
+    it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
+    wording.
     """
 
     def __init__(self, store: Any, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, prefer_titles: str = "",
-                 prefer_weight: float = 0.0) -> None:
+                 prefer_weight: float = 0.0, grams_weight: float = 1.0) -> None:
         self.store = store
         self.prefer_titles = re.compile(prefer_titles) if prefer_titles and prefer_weight > 0 else None
         self.prefer_weight = prefer_weight
@@ -64,20 +67,35 @@ class Retriever:
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
+        self.grams_weight = grams_weight
 
-    def _with_prior(self, rankings: list[list[dict[str, Any]]], weights: list[float],
-                    lexical: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if self.prefer_titles is not None:
-            preferred = [row for row in lexical if self.prefer_titles.search(row.get("title", ""))]
-            rankings, weights = [*rankings, preferred], [*weights, self.prefer_weight]
-        return rrf_fuse(rankings, weights, self.rrf_k)
+    def _fuse(self, rankings: list[list[dict[str, Any]]], weights: list[float]) -> list[dict[str, Any]]:
+        if not rankings:
+            return []
+        if self.prefer_titles is None and len(rankings) == 1:
+            return rankings[0]  # nothing to fuse: keep the engine's own scores
+        fused = rrf_fuse(rankings, weights, self.rrf_k)
+        if self.prefer_titles is None:
+            return fused
+        preferred = [row for row in fused if self.prefer_titles.search(row.get("title", ""))]
+        return rrf_fuse([*rankings, preferred], [*weights, self.prefer_weight], self.rrf_k)
 
     def dense(self, query: str, limit: int) -> list[dict[str, Any]]:
-        vector = self.embedder.encode([query])[0].tolist()
+        vector = self.embedder.encode_query(query).tolist()
         return self.store.search_dense(self.kb, vector, limit)
 
     def bm25(self, query: str, limit: int) -> list[dict[str, Any]]:
         return self.store.search_bm25(self.kb, bm25_query(query), limit)
+
+    def grams(self, query: str, limit: int) -> list[dict[str, Any]]:
+        return self.store.search_grams(self.kb, bm25_query(query), limit)
+
+    def _lexical_searches(self, query: str, limit: int) -> list[tuple[Future, float]]:
+        """Start the BM25 searches on worker threads; (pending ranking, fusion weight) pairs."""
+        searches = [(_LEXICAL_POOL.submit(self.bm25, query, limit), self.bm25_weight)] if self.bm25_weight > 0 else []
+        if self.grams_weight > 0 and self.store.has_grams(self.kb):
+            searches.append((_LEXICAL_POOL.submit(self.grams, query, limit), self.grams_weight))
+        return searches
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
@@ -87,14 +105,13 @@ class Retriever:
         depth = max(self.candidates, k)
         if mode == "dense":
             rows = self.dense(query, k)
-        elif mode == "bm25":
-            lexical = self.bm25(query, depth if self.prefer_titles else k)
-            rows = self._with_prior([lexical], [self.bm25_weight], lexical)[:k] if self.prefer_titles else lexical
         else:
-            pending = _LEXICAL_POOL.submit(self.bm25, query, depth)
-            dense = self.dense(query, depth)
-            lexical = pending.result()
-            rows = self._with_prior([dense, lexical], [self.dense_weight, self.bm25_weight], lexical)[:k]
+            pending = self._lexical_searches(query, depth)
+            dense_wanted = mode == "hybrid" and self.dense_weight > 0
+            rankings, weights = ([self.dense(query, depth)], [self.dense_weight]) if dense_wanted else ([], [])
+            rankings += [search.result() for search, _ in pending]
+            weights += [weight for _, weight in pending]
+            rows = self._fuse(rankings, weights)[:k]
         return [
             Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
                 source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),

@@ -12,6 +12,7 @@ from typing import Any
 
 from domainrag.config import is_server_uri, validate_kb_name
 from domainrag.errors import ConfigError, StoreError
+from domainrag.grams import char_grams, query_grams
 
 CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
 FILES_SUFFIX = "__files"
@@ -23,6 +24,9 @@ STOP_WORDS = sorted(set(
     "a an the of to in on for and or is are was were be by with as at from that this it".split()
 ))
 JIEBA_ANALYZER = {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
+# The n-gram field's text is written by domainrag.grams (already split and lower-cased).
+GRAMS_ANALYZER = {"tokenizer": "whitespace"}
+GRAMS_FIELD, GRAMS_TEXT_FIELD = "grams", "gram_text"
 STANDARD_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}]}
 
 _clients: dict[str, Any] = {}
@@ -70,6 +74,7 @@ class Store:
         self.uri = uri
         self.client = connect(uri, token)
         self._loaded: set[str] = set()
+        self._grams: dict[str, bool] = {}
 
     # ---- knowledge bases -------------------------------------------------
     def list_kbs(self) -> list[str]:
@@ -86,6 +91,13 @@ class Store:
                 if "Loaded" not in state:
                     self.client.load_collection(name)
                 self._loaded.add(name)
+
+    def has_grams(self, kb: str) -> bool:
+        """Whether the KB has the character n-gram BM25 field (Chinese KBs created since it was added)."""
+        if kb not in self._grams:
+            fields = self.client.describe_collection(kb).get("fields", [])
+            self._grams[kb] = any(f.get("name") == GRAMS_FIELD for f in fields)
+        return self._grams[kb]
 
     def kb_info(self, kb: str) -> KBInfo:
         described = self.client.describe_collection(kb)
@@ -118,7 +130,8 @@ class Store:
     def _create_chunks(self, kb: str, info: KBInfo) -> None:
         from pymilvus import DataType, Function, FunctionType
 
-        analyzer = JIEBA_ANALYZER if info.language.startswith("zh") else STANDARD_ANALYZER
+        chinese = info.language.startswith("zh")
+        analyzer = JIEBA_ANALYZER if chinese else STANDARD_ANALYZER
         description = json.dumps({k: v for k, v in info.__dict__.items() if k != "name"}, ensure_ascii=False)
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
@@ -132,16 +145,26 @@ class Store:
         schema.add_field("bm25", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="bm25_fn", function_type=FunctionType.BM25,
                                      input_field_names=["search_text"], output_field_names=["bm25"]))
+        if chinese:  # a second BM25 over character n-grams (domainrag/grams.py)
+            schema.add_field(GRAMS_TEXT_FIELD, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True,
+                             analyzer_params=GRAMS_ANALYZER)
+            schema.add_field(GRAMS_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="grams_fn", function_type=FunctionType.BM25,
+                                         input_field_names=[GRAMS_TEXT_FIELD], output_field_names=[GRAMS_FIELD]))
         index = self.client.prepare_index_params()
         dense_type = "HNSW" if is_server_uri(self.uri) else "FLAT"
         dense_params = {"M": 16, "efConstruction": 200} if dense_type == "HNSW" else {}
         index.add_index("dense", index_type=dense_type, metric_type="IP", params=dense_params)
         index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                         params={"bm25_k1": 1.2, "bm25_b": 0.75})
+        if chinese:
+            index.add_index(GRAMS_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params={"bm25_k1": 1.2, "bm25_b": 0.75})
         index.add_index("source", index_type="INVERTED")
         index.add_index("title", index_type="INVERTED")
         self.client.create_collection(kb, schema=schema, index_params=index, consistency_level="Strong",
                                       properties={INFO_PROPERTY: description})
+        self._grams[kb] = chinese
 
     def _create_files(self, kb: str) -> None:
         from pymilvus import DataType
@@ -161,6 +184,7 @@ class Store:
         if not self.has_kb(kb):
             return False
         self.client.drop_collection(kb)
+        self._grams.pop(kb, None)
         self._loaded.discard(kb)
         self._loaded.discard(kb + FILES_SUFFIX)
         if self.client.has_collection(kb + FILES_SUFFIX):
@@ -197,8 +221,11 @@ class Store:
         return {row["id"] for row in rows}
 
     def upsert_chunks(self, kb: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.client.upsert(kb, rows)
+        if not rows:
+            return
+        if self.has_grams(kb):
+            rows = [{**row, GRAMS_TEXT_FIELD: char_grams(row["search_text"])} for row in rows]
+        self.client.upsert(kb, rows)
 
     def delete_chunks(self, kb: str, ids: list[str]) -> None:
         for start in range(0, len(ids), 1000):
@@ -242,6 +269,16 @@ class Store:
         result = self.client.search(kb, data=[query], anns_field="bm25", limit=limit, filter=expr,
                                     output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
         return _flatten(result)  # BM25 distances are scores: positive, higher is better
+
+    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
+        """BM25 over character n-grams; [] for a KB without that field."""
+        self.load(kb)
+        grams = query_grams(query)
+        if not grams or not self.has_grams(kb):
+            return []
+        result = self.client.search(kb, data=[grams], anns_field=GRAMS_FIELD, limit=limit, filter=expr,
+                                    output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
+        return _flatten(result)
 
 
 def _flatten(result: Any) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from domainrag.chain.relevance import RelevanceScorer
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator
-from domainrag.prompts import PromptTemplates, format_context, passage_header, to_chat_messages
+from domainrag.prompts import PromptTemplates, format_context, prompt_header, to_chat_messages
 from domainrag.retrieve import Hit
 
 log = logging.getLogger("domainrag")
@@ -192,12 +192,13 @@ class AnswerChain:
             return turn
         generator = self.generator
         budget = getattr(generator, "settings", self.generation).max_context_tokens
-        headers = sum(generator.count_tokens(f"[{n}] {passage_header(hit)}\n\n") for n, hit, _ in turn.passages)
+        style = self.templates.header
+        headers = sum(generator.count_tokens(f"[{n}] {prompt_header(hit, style)}\n\n") for n, hit, _ in turn.passages)
         lengths = [generator.count_tokens(text) for _, _, text in turn.passages]
         cap = max(_water_fill(lengths, budget - headers), 32)  # the budget covers the passage headers too
         turn.passages = [(n, hit, text if size <= cap else generator.truncate(text, cap) + "…")
                          for (n, hit, text), size in zip(turn.passages, lengths)]
-        context = format_context(turn.passages) if turn.passages else "（无）" if self.rag.pack.language.startswith("zh") else "(none)"
+        context = format_context(turn.passages, style) if turn.passages else "（无）" if self.rag.pack.language.startswith("zh") else "(none)"
         value = self.prompt.invoke({"system": self.templates.system, "context": context, "question": turn.standalone})
         turn.messages = to_chat_messages(value)
         return turn

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from domainrag.dtypes import runtime_dtype
 from domainrag.errors import ModelError
 from domainrag.llm.base import GenerationSettings, Generator, Message
 from domainrag.llm.local_model import load_model, resolve_model
@@ -28,24 +29,6 @@ _generate_locks: dict[str, threading.Lock] = {}
 _prefix_caches: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # KV caches of system prompts (under the lock)
 _PREFIX_CACHES = 16
 _runtime_models: dict[str, Any] = {}  # (source, dtype) -> the base model in the dtype generation runs in
-
-
-def runtime_dtype(name: str = "auto") -> Any:
-    """``auto``: bfloat16 where the CPU computes it natively (AVX512-BF16/AMX: faster prefill and decoding than
-    float32 on a 2-core machine, half the memory traffic), else float32."""
-    import torch
-
-    if name in ("float32", "fp32"):
-        return torch.float32
-    if name in ("bfloat16", "bf16"):
-        return torch.bfloat16
-    if name != "auto":
-        raise ModelError(f"unknown [generation] dtype {name!r}: use auto, float32 or bfloat16")
-    try:
-        native = torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = False
-    return torch.bfloat16 if native else torch.float32
 
 
 def _generate_lock(key: str) -> threading.Lock:
