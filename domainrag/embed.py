@@ -38,6 +38,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.name = name_or_path
+        dtype = runtime_dtype(os.environ.get("DOMAINRAG_EMBEDDING_DTYPE", "auto"), setting="DOMAINRAG_EMBEDDING_DTYPE")
         try:
             self.model = SentenceTransformer(name_or_path, device="cpu" if not _cuda() else None)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "not loadable"
@@ -51,8 +52,7 @@ class Embedder:
         if self.model.device.type == "cpu":
             # bfloat16 where the CPU has it natively: 1.8x the chunks/s of float32 for all-MiniLM-L6-v2 on two
             # cores, vectors within 0.004 cosine of float32 ones (benchmarks/ingest.py)
-            self.model.to(runtime_dtype(os.environ.get("DOMAINRAG_EMBEDDING_DTYPE", "auto"),
-                                        setting="DOMAINRAG_EMBEDDING_DTYPE"))
+            self.model.to(dtype)
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -33,7 +33,7 @@ class RetrievalSettings:
     bm25_weight: float = 1.0
     grams_weight: float = 1.0   # BM25 over character n-grams (Chinese KBs only; 0 turns it off)
     prefer_titles: str = ""      # regex on document titles that get an authority prior (law: statutes)
-    prefer_weight: float = 0.0   # RRF weight of the BM25 ranking restricted to those titles
+    prefer_weight: float = 0.0   # RRF weight of the fused ranking restricted to those titles
     score_threshold: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80

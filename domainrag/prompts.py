@@ -13,7 +13,7 @@ prompt drops the state name that opens most statute titles (中华人民共和�
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from domainrag.errors import ConfigError
@@ -94,7 +94,7 @@ def prompt_header(hit: Hit, style: str = "title+section") -> str:
         return ""
     title = _STATE_NAME.sub("", hit.title)
     section = hit.section if style == "title+section" else ""
-    return passage_header(Hit(**{**hit.to_dict(), "title": title, "section": section}))
+    return passage_header(replace(hit, title=title, section=section))
 
 
 def format_context(passages: list[tuple[int, Hit, str]], style: str = "title+section") -> str:
