@@ -45,11 +45,25 @@ def rrf_fuse(rankings: list[list[dict[str, Any]]], weights: list[float], k: int 
     return [{**rows[cid], "score": scores[cid]} for cid in ordered]
 
 
+def distinct_passages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows without repeats of a passage ranked higher: same title and same text, as when an article is
+    unchanged between two versions of a law kept side by side."""
+    seen: set[tuple[str, str]] = set()
+    distinct = []
+    for row in rows:
+        key = (row.get("title", ""), row.get("text") or row["id"])
+        if key not in seen:
+            seen.add(key)
+            distinct.append(row)
+    return distinct
+
+
 class Retriever:
     """Searches one knowledge base.
 
     Lexical search is BM25 over jieba words and, for Chinese KBs, BM25 over character n-grams
-    (``grams_weight``; see domainrag/grams.py). The authority prior (``prefer_titles``/``prefer_weight``) adds
+    (``grams_weight``; see domainrag/grams.py). Every mode returns distinct passages (``distinct_passages``).
+    The authority prior (``prefer_titles``/``prefer_weight``) adds
     one more ranking to the fusion: the fused candidates whose document title matches, in fused order. For law
     it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
     wording.
@@ -104,14 +118,15 @@ class Retriever:
             return []
         depth = max(self.candidates, k)
         if mode == "dense":
-            rows = self.dense(query, k)
+            rows = self.dense(query, depth)
         else:
             pending = self._lexical_searches(query, depth)
             dense_wanted = mode == "hybrid" and self.dense_weight > 0
             rankings, weights = ([self.dense(query, depth)], [self.dense_weight]) if dense_wanted else ([], [])
             rankings += [search.result() for search, _ in pending]
             weights += [weight for _, weight in pending]
-            rows = self._fuse(rankings, weights)[:k]
+            rows = self._fuse(rankings, weights)
+        rows = distinct_passages(rows)[:k]
         return [
             Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
                 source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),

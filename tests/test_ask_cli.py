@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from domainrag import DomainRAG
 from domainrag.cli.main import app
+from loopback import free_port
 from test_ask import THEFT
 
 
@@ -84,10 +85,7 @@ def test_serve_refuses_a_busy_port_and_a_missing_kb(law_rag: DomainRAG) -> None:
         port = str(busy.getsockname()[1])
         result = run("serve", "--pack", "law", "--uri", law_rag.uri, "--port", port)
     assert result.exit_code == 2 and "choose another --port" in result.stderr
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    result = run("serve", "--pack", "law", "--uri", law_rag.uri, "--kb", "not_ingested", "--port", port)
+    result = run("serve", "--pack", "law", "--uri", law_rag.uri, "--kb", "not_ingested", "--port", str(free_port()))
     assert result.exit_code == 2 and "knowledge base 'not_ingested' does not exist" in result.stderr
 
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from domainrag.cli.main import app
 from domainrag.errors import ModelError
 from domainrag.evaluate.judge import PairwiseJudge, combine, judge_runs, parse_verdict
+from loopback import free_port, serve_app
 
 
 def judge_app() -> FastAPI:
@@ -47,21 +44,9 @@ def judge_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def judge_server():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     server_app = judge_app()
-    server = uvicorn.Server(uvicorn.Config(server_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "judge test server did not start"
-    yield f"http://127.0.0.1:{port}/v1", server_app
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(server_app) as url:
+        yield f"{url}/v1", server_app
 
 
 def rows(answers: dict[str, str]) -> list[dict[str, Any]]:
@@ -104,10 +89,7 @@ def test_position_bias_is_cancelled_by_swapping(judge_server) -> None:
 
 
 def test_unreachable_judge_is_one_clear_error() -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     with pytest.raises(ModelError, match=rf"judge endpoint http://127.0.0.1:{port}/v1 unreachable"):
         PairwiseJudge(f"http://127.0.0.1:{port}/v1", "fair", timeout=5).judge("q", "Q", "a", "b")
 

@@ -10,7 +10,8 @@ from domainrag.answer import Citation
 from domainrag.evaluate import metrics
 from domainrag.evaluate.extract import extract_choices, extract_number
 from domainrag.evaluate.gold import Gold
-from domainrag.evaluate.lawref import ArticleRef, article_key, cn_to_int, parse_article_ref, parse_article_refs
+from domainrag.evaluate.lawref import ArticleRef, article_key, parse_article_ref, parse_article_refs
+from domainrag.numerals import chinese_numeral
 from domainrag.evaluate.runner import score_answer
 from domainrag.evaluate.sets import parse_item
 from domainrag.retrieve import Hit
@@ -57,9 +58,16 @@ def test_cutoffs() -> None:
 
 # ---- gold matching and statute references --------------------------------------------------------------------
 @pytest.mark.parametrize("text,value", [("十", 10), ("十五", 15), ("二十", 20), ("一百零八", 108), ("一千二百六十", 1260),
-                                        ("两百", 200), ("56", 56), ("一万零一", 10001)])
+                                        ("两百", 200), ("56", 56), ("５６", 56), ("一万零一", 10001), ("二〇二〇", 2020),
+                                        ("三亿五千万", 350_000_000)])
 def test_chinese_numerals(text: str, value: int) -> None:
-    assert cn_to_int(text) == value
+    assert chinese_numeral(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "第五", "五条", "5.5"])
+def test_what_is_not_a_numeral_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        chinese_numeral(text)
 
 
 def test_article_keys() -> None:

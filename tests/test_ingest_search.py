@@ -168,3 +168,25 @@ def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domain
     assert resumed_rows == clean_rows and len({r[0] for r in resumed_rows}) == len(resumed_rows)
     assert counter.texts == len(clean_rows) - len(partial)  # what was stored before the crash is not embedded again
     assert resumed.ingested == 2 and resumed.chunks_total == len(clean_rows)
+
+
+def test_an_article_unchanged_between_two_versions_of_a_law_is_returned_once(tmp_path: Path, domainrag_home: Path,
+                                                                             small_law_corpus: Path) -> None:
+    original = (small_law_corpus / "个人独资企业法(1999-08-30).md").read_text(encoding="utf-8")
+    amended = original.replace("第五条 国家依法保护个人独资企业的财产和其他合法权益。",
+                               "第五条 国家依法保护个人独资企业的财产、商业秘密和其他合法权益。")
+    assert amended != original
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    (folder / "个人独资企业法(1999-08-30).md").write_text(original, encoding="utf-8")
+    (folder / "个人独资企业法(2030-01-01).md").write_text(amended, encoding="utf-8")
+    rag = _rag(domainrag_home, "two_versions")
+    assert rag.ingest(folder).ingested == 2
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = rag.search("个人独资企业的投资人以其个人财产对企业债务承担无限责任", k=10, mode=mode)
+        passages = [(h.title, h.text) for h in hits]
+        assert len(passages) == 10 and len(set(passages)) == 10, mode
+    article_five = [h for h in rag.search("国家依法保护个人独资企业的财产和其他合法权益", k=5)
+                    if h.metadata.get("article") == "第五条"]
+    assert len(article_five) == 2 and article_five[0].text != article_five[1].text
+    assert {Path(h.source).name for h in article_five} == {"个人独资企业法(1999-08-30).md", "个人独资企业法(2030-01-01).md"}

@@ -4,9 +4,7 @@ round trip; an endpoint that is down or answers garbage."""
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import openai
@@ -16,34 +14,17 @@ from domainrag import DomainRAG
 from domainrag.errors import ModelError
 from domainrag.llm.base import GenerationSettings
 from domainrag.llm.endpoint import EndpointGenerator
+from loopback import free_port, serve_app
 from test_ask import THEFT, make_rag
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(law_rag: DomainRAG) -> Iterator[str]:
     """``domainrag serve`` in-process (the Milvus Lite file allows one process) on a free loopback port."""
-    import uvicorn
-
     from domainrag.server import create_app
 
-    rag = make_rag(law_rag, max_new_tokens=6)
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(create_app(rag), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "server did not start"
-    yield f"http://127.0.0.1:{port}/v1"
-    instance.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(make_rag(law_rag, max_new_tokens=6))) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture(scope="module")

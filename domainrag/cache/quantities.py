@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 
 from domainrag.cache.lexicon import NOT_NUMBERS
+from domainrag.numerals import chinese_numeral
 
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _MULTIPLIERS = {"万": 10**4, "亿": 10**8, "千": 10**3, "百": 100, "k": 10**3, "thousand": 10**3,
                 "million": 10**6, "billion": 10**9}
 _EN_NUMBERS = {w: i for i, w in enumerate(
@@ -45,26 +44,6 @@ _QUANTITY = re.compile(
 )
 
 
-def chinese_to_number(text: str) -> int:
-    """``二百六十四`` → 264, ``三万`` → 30000, ``二〇二〇`` → 2020 (digits without units read one by one)."""
-    if not any(c in text for c in "十百千万亿"):
-        return int("".join(str(_DIGITS[c]) for c in text))
-    total = section = number = 0
-    for char in text:
-        if char in _DIGITS:
-            number = _DIGITS[char]
-        elif char in _SMALL_UNITS:
-            section += (number or 1) * _SMALL_UNITS[char]
-            number = 0
-        elif char == "万":
-            total += (section + number) * 10**4
-            section = number = 0
-        elif char == "亿":
-            total = (total + section + number) * 10**8
-            section = number = 0
-    return total + section + number
-
-
 def _format(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
@@ -89,7 +68,7 @@ def extract_quantities(text: str) -> tuple[tuple[str, ...], str]:
         if match.group("arabic"):
             value: float = float(match.group("arabic").replace(",", ""))
         elif match.group("chinese"):
-            value = chinese_to_number(match.group("chinese"))
+            value = chinese_numeral(match.group("chinese"))
         else:
             value = _EN_NUMBERS[match.group("word")]
         if match.group("mult"):

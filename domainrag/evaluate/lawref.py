@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
+from domainrag.numerals import chinese_numeral
+
 _NUM = r"[零〇一二两三四五六七八九十百千万\d]+"
 ARTICLE = re.compile(rf"第\s*({_NUM})\s*条(?:之\s*({_NUM}))?")
 # Words that introduce or qualify a law name but are not part of it ("根据", "社会法类中的", "我国的").
@@ -19,36 +19,14 @@ _NAME_END = re.compile(r"(?:法典|法|条例|规定|办法|决定|解释|规则
 _TITLE_NOISE = re.compile(r"[（(][^）)]*[）)]|[《》〈〉\s\u3000“”\"']")
 
 
-def cn_to_int(text: str) -> int:
-    """``"一百零八"`` → 108, ``"十五"`` → 15, ``"56"`` → 56. ValueError when it is not a numeral."""
-    text = text.strip()
-    if not text:
-        raise ValueError("empty numeral")
-    if text.isdigit():
-        return int(text)
-    total, section, digit = 0, 0, None
-    for ch in text:
-        if ch in _DIGITS:
-            digit = _DIGITS[ch]
-        elif ch in _UNITS:
-            section += (1 if digit is None else digit) * _UNITS[ch]
-            digit = None
-        elif ch == "万":
-            total += (section + (digit or 0)) * 10000
-            section, digit = 0, None
-        else:
-            raise ValueError(f"not a Chinese numeral: {text!r}")
-    return total + section + (digit or 0)
-
-
 def article_key(label: str) -> str | None:
     """Canonical article id: ``"第一百三十三条之一"`` → ``"133-1"``, ``"第56条"`` → ``"56"``; None if unparsable."""
     match = ARTICLE.search(label) if "条" in label else re.fullmatch(rf"\s*({_NUM})(?:\s*-\s*({_NUM}))?\s*", label)
     if not match:
         return None
     try:
-        number = cn_to_int(match.group(1))
-        suffix = cn_to_int(match.group(2)) if match.group(2) else None
+        number = chinese_numeral(match.group(1))
+        suffix = chinese_numeral(match.group(2)) if match.group(2) else None
     except ValueError:
         return None
     return f"{number}-{suffix}" if suffix else str(number)

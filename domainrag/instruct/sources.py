@@ -30,9 +30,9 @@ class Article:
     @property
     def number(self) -> int:
         """第二百一十三条 → 213."""
-        from domainrag.evaluate.lawref import cn_to_int
+        from domainrag.numerals import chinese_numeral
 
-        return cn_to_int(self.label.removeprefix("第").split("条")[0])
+        return chinese_numeral(self.label.removeprefix("第").split("条")[0])
 
 
 def exam_text(text: str) -> str:

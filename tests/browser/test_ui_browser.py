@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from loopback import free_port
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,12 +33,6 @@ pytestmark = [
                        reason="Debian chromium + chromium-driver not installed (apt-get install -y chromium "
                               "chromium-driver; `make test` does this)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _cli(*args: str) -> list[str]:
@@ -56,7 +51,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("DOMAINRAG_KB", None)
     subprocess.run(_cli("ingest", str(corpus), "--pack", "law", "--json"), env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    port = _free_port()
+    port = free_port()
     log = (home / "server.log").open("w")
     server = subprocess.Popen(_cli("ui", "--pack", "law", "--port", str(port), "--max-new-tokens", "32"),
                               env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,0 +1,35 @@
+"""Chinese numerals: ``一百零八`` → 108, ``三万`` → 30000, ``二〇二〇`` → 2020."""
+
+from __future__ import annotations
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+_LARGE_UNITS = {"万": 10**4, "亿": 10**8}
+
+
+def chinese_numeral(text: str) -> int:
+    """The value of a Chinese (or Arabic) numeral; digits without units read one by one (``二〇二〇``).
+
+    ValueError when ``text`` is empty or holds anything else.
+    """
+    text = text.strip()
+    if text.isdecimal():  # Arabic digits, full-width ones too
+        return int(text)
+    if not text or any(c not in _DIGITS and c not in _SMALL_UNITS and c not in _LARGE_UNITS for c in text):
+        raise ValueError(f"not a Chinese numeral: {text!r}")
+    if not any(c in _SMALL_UNITS or c in _LARGE_UNITS for c in text):
+        return int("".join(str(_DIGITS[c]) for c in text))
+    total = section = digit = 0
+    for char in text:
+        if char in _DIGITS:
+            digit = _DIGITS[char]
+        elif char in _SMALL_UNITS:
+            section += (digit or 1) * _SMALL_UNITS[char]
+            digit = 0
+        elif char == "万":
+            total += (section + digit) * 10**4
+            section = digit = 0
+        else:  # 亿 scales everything before it
+            total = (total + section + digit) * 10**8
+            section = digit = 0
+    return total + section + digit
