@@ -13,14 +13,24 @@ class LoadError(Exception):
 
 @dataclass
 class Document:
-    """Text extracted from one file. ``records`` are self-contained units (CSV rows, JSONL lines)."""
+    """Text extracted from one file. ``records`` are self-contained units (CSV rows, JSONL lines);
+    ``record_ids`` holds each record's own id (its ``id``/``doc_id`` field, "" when it has none)."""
 
     source: str
     title: str
     text: str = ""
     records: list[str] | None = None
+    record_ids: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def add_record(self, text: str, record_id: str = "") -> None:
+        if self.records is None:
+            self.records, self.record_ids = [], []
+        if self.record_ids is None:
+            self.record_ids = [""] * len(self.records)
+        self.records.append(text)
+        self.record_ids.append(record_id)
 
 
 @dataclass

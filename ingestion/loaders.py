@@ -104,15 +104,25 @@ def load_csv(path: Path) -> Document:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
-    records = [
-        "；".join(f"{key}: {value}" for key, value in row.items() if key and value not in (None, ""))
-        for row in rows
-    ]
-    return Document(source=str(path), title=path.stem, records=[r for r in records if r.strip()])
+    doc = Document(source=str(path), title=path.stem, records=[], record_ids=[])
+    for row in csv.DictReader(io.StringIO(text), dialect=dialect):
+        record = "；".join(f"{key}: {value}" for key, value in row.items() if key and value not in (None, ""))
+        if record.strip():
+            doc.add_record(record, record_id(row))
+    return doc
 
 
 _JSON_TEXT_KEYS = ("text", "content", "body", "passage", "document")
+_ID_KEYS = ("id", "doc_id", "_id")
+
+
+def record_id(record: dict) -> str:
+    """A record's own id (``id``, ``doc_id`` or ``_id``, a string or an integer); "" when it has none."""
+    for key in _ID_KEYS:
+        value = record.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""
 
 
 def _record_text(obj: dict) -> str:
@@ -126,8 +136,7 @@ def _record_text(obj: dict) -> str:
 
 
 def load_jsonl(path: Path) -> Document:
-    doc = Document(source=str(path), title=path.stem, records=[])
-    assert doc.records is not None
+    doc = Document(source=str(path), title=path.stem, records=[], record_ids=[])
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -139,7 +148,7 @@ def load_jsonl(path: Path) -> Document:
         text = _record_text(obj) if isinstance(obj, dict) else str(obj)
         if isinstance(obj, dict) and isinstance(obj.get("title"), str):
             text = f"{obj['title']}\n{text}"
-        doc.records.append(text)
+        doc.add_record(text, record_id(obj) if isinstance(obj, dict) else "")
     return doc
 
 

@@ -168,11 +168,15 @@ def split_markdown(doc: Document, limit: int, overlap: int) -> list[Chunk]:
 
 
 def split_records(doc: Document, limit: int, overlap: int) -> list[Chunk]:
-    """CSV rows / JSONL lines: each is its own chunk (split only when over the limit)."""
+    """CSV rows / JSONL lines: each is its own chunk (split only when over the limit). A record's own id is kept
+    as ``doc_id`` metadata, so evaluation gold given as document ids (``gold_doc_ids``) finds its chunks."""
     chunks: list[Chunk] = []
-    for number, record in enumerate(doc.records or [], start=1):
+    records = doc.records or []
+    ids = doc.record_ids or [""] * len(records)
+    for number, (record, record_id) in enumerate(zip(records, ids), start=1):
+        metadata = {**doc.metadata, "record": number, **({"doc_id": record_id} if record_id else {})}
         for piece in split_text(record, limit, overlap):
-            chunks.append(Chunk(doc.source, doc.title, f"#{number}", piece, {**doc.metadata, "record": number}))
+            chunks.append(Chunk(doc.source, doc.title, f"#{number}", piece, dict(metadata)))
     return chunks
 
 

@@ -140,3 +140,19 @@ def test_answer_eval_with_the_real_model(law_rag: Any, tmp_path: Path) -> None:
     assert answer["text"].strip() and answer["model"]
     assert report.rows[0]["latency"]["answer_ms"] > 0
     assert report.aggregates["answers"]["choice_accuracy"] == (1.0 if answer["correct"] else 0.0)
+
+
+def test_doc_id_gold_finds_chunks_of_a_jsonl_corpus(tmp_path: Path, domainrag_home: Path) -> None:
+    from domainrag import DomainRAG
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [{"id": "d-fever", "title": "Fever", "text": "Aspirin lowers a fever within an hour."},
+               {"id": "d-pain", "title": "Pain", "text": "Ibuprofen relieves joint pain after exercise."}]
+    (corpus / "docs.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    rag = DomainRAG.from_pack("law", uri=str(domainrag_home / "shared.db"), kb="jsonl_doc_ids")
+    assert rag.ingest(corpus).chunks_added == 2
+    questions = tmp_path / "qs.jsonl"
+    questions.write_text(json.dumps({"question": "What relieves joint pain?", "gold_doc_ids": ["d-pain"]}), encoding="utf-8")
+    row = run_eval(rag, questions, k=2, answers="none", run_dir=tmp_path / "run").rows[0]["retrieval"]
+    assert row["first_rank"] == 1 and row["recall@1"] == 1

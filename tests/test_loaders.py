@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from domainrag.ingestion import LoadError, load_file
+from domainrag.ingestion.splitters import split_document
 from domainrag.ingestion.encoding import decode_bytes
 
 ZH = "第一条 为了规范农民专业合作社的组织和行为，制定本法。\n第二条 本法所称农民专业合作社，是指在农村家庭承包经营基础上设立的互助性经济组织。"
@@ -90,6 +91,18 @@ def test_csv_and_jsonl_become_records(tmp_path: Path) -> None:
     jsonl_doc = load_file(_write(tmp_path, "faq.jsonl", jsonl.encode()))
     assert jsonl_doc.records == ["Q1\nWhat is APR?", "何为年化利率？\n按年计算的利率。"]
     assert jsonl_doc.warnings == ["line 2: invalid JSON (Expecting value); line skipped"]
+
+
+def test_records_keep_their_own_ids_as_doc_id_metadata(tmp_path: Path) -> None:
+    jsonl = ('{"id": "scifact-7", "title": "T", "text": "Aspirin lowers fever."}\n'
+             '{"doc_id": 42, "text": "Ibuprofen relieves pain."}\n{"text": "No id here."}\n')
+    doc = load_file(_write(tmp_path, "corpus.jsonl", jsonl.encode()))
+    assert doc.record_ids == ["scifact-7", "42", ""]
+    chunks = split_document(doc)
+    assert [c.metadata.get("doc_id") for c in chunks] == ["scifact-7", "42", None]
+    assert [c.metadata["record"] for c in chunks] == [1, 2, 3]
+    csv_doc = load_file(_write(tmp_path, "rates.csv", "id,term,rate\nr1,1y,1.5%\n,3y,2.6%\n".encode()))
+    assert csv_doc.record_ids == ["r1", ""]
 
 
 @pytest.mark.parametrize("name,data,reason", [
