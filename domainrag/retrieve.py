@@ -62,11 +62,10 @@ class Retriever:
     """Searches one knowledge base.
 
     Lexical search is BM25 over jieba words and, for Chinese KBs, BM25 over character n-grams
-    (``grams_weight``; see domainrag/grams.py). Every mode returns distinct passages (``distinct_passages``).
-    The authority prior (``prefer_titles``/``prefer_weight``) adds
+    (``grams_weight``; see domainrag/grams.py). The authority prior (``prefer_titles``/``prefer_weight``) adds
     one more ranking to the fusion: the fused candidates whose document title matches, in fused order. For law
     it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
-    wording.
+    wording. Every mode returns distinct passages (``distinct_passages``).
     """
 
     def __init__(self, store: Any, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,

@@ -25,6 +25,7 @@ class Document:
     warnings: list[str] = field(default_factory=list)
 
     def add_record(self, text: str, record_id: str = "") -> None:
+        """Append one record and its id, keeping ``record_ids`` parallel to ``records``."""
         if self.records is None:
             self.records, self.record_ids = [], []
         if self.record_ids is None:
