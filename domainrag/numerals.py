@@ -27,9 +27,9 @@ def chinese_numeral(text: str) -> int:
             section += (digit or 1) * _SMALL_UNITS[char]
             digit = 0
         elif char == "万":
-            total += (section + digit) * 10**4
+            total += (section + digit) * _LARGE_UNITS[char]
             section = digit = 0
         else:  # 亿 scales everything before it
-            total = (total + section + digit) * 10**8
+            total = (total + section + digit) * _LARGE_UNITS[char]
             section = digit = 0
     return total + section + digit

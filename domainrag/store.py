@@ -155,10 +155,8 @@ class Store:
         dense_type = "HNSW" if is_server_uri(self.uri) else "FLAT"
         dense_params = {"M": 16, "efConstruction": 200} if dense_type == "HNSW" else {}
         index.add_index("dense", index_type=dense_type, metric_type="IP", params=dense_params)
-        index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                        params={"bm25_k1": 1.2, "bm25_b": 0.75})
-        if chinese:
-            index.add_index(GRAMS_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+        for sparse in ("bm25", GRAMS_FIELD) if chinese else ("bm25",):
+            index.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                             params={"bm25_k1": 1.2, "bm25_b": 0.75})
         index.add_index("source", index_type="INVERTED")
         index.add_index("title", index_type="INVERTED")
@@ -263,22 +261,22 @@ class Store:
         return _flatten(result)
 
     def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
-        self.load(kb)
-        if not query.strip():
-            return []
-        result = self.client.search(kb, data=[query], anns_field="bm25", limit=limit, filter=expr,
-                                    output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
-        return _flatten(result)  # BM25 distances are scores: positive, higher is better
+        """Built-in BM25 over the analysed ``search_text`` (jieba words for Chinese KBs)."""
+        return self._search_sparse(kb, "bm25", query, limit, expr)
 
     def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
         """BM25 over character n-grams; [] for a KB without that field."""
-        self.load(kb)
-        grams = query_grams(query)
-        if not grams or not self.has_grams(kb):
+        if not self.has_grams(kb):
             return []
-        result = self.client.search(kb, data=[grams], anns_field=GRAMS_FIELD, limit=limit, filter=expr,
+        return self._search_sparse(kb, GRAMS_FIELD, query_grams(query), limit, expr)
+
+    def _search_sparse(self, kb: str, field: str, text: str, limit: int, expr: str) -> list[dict[str, Any]]:
+        self.load(kb)
+        if not text.strip():
+            return []
+        result = self.client.search(kb, data=[text], anns_field=field, limit=limit, filter=expr,
                                     output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"})
-        return _flatten(result)
+        return _flatten(result)  # BM25 distances are scores: positive, higher is better
 
 
 def _flatten(result: Any) -> list[dict[str, Any]]:
