@@ -33,6 +33,19 @@ def hit_matches(hit, gold) -> bool:
     return bool(label) and title_matches_law(hit.title, gold.law) and article_key(label) == gold.article
 
 
+def lawbench_items(rag, kb: str, dev: Path) -> list[tuple[str, object]]:
+    """(question, gold article) for each LawBench question whose answer names an article of a law in the KB."""
+    from domainrag.evaluate.lawref import parse_article_ref
+
+    rag.store.load(kb)
+    titles = sorted({row["title"] for row in rag.store.manifest(kb).values()})
+    records = json.loads(dev.read_text(encoding="utf-8"))
+    items = [(r["question"], g) for r in records if (g := parse_article_ref(r["answer"], titles))]
+    print(f"{len(items)} of {len(records)} questions have a parseable gold article; "
+          f"{rag.store.count(kb)} chunks in {kb}", file=sys.stderr)
+    return items
+
+
 def evaluate(rag, items: list[tuple[str, object]], mode: str, k: int = 10) -> dict:
     search = rag.search
     if mode in VARIANTS:
@@ -70,19 +83,13 @@ def main() -> int:
         return 0
 
     from domainrag import DomainRAG
-    from domainrag.evaluate.lawref import parse_article_ref
 
     rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
     if not args.no_ingest:
         rag.ingest(corpus, progress=True)
-    rag.store.load(args.kb)
-    titles = sorted({row["title"] for row in rag.store.manifest(args.kb).values()})
-    records = json.loads(dev.read_text(encoding="utf-8"))
-    items = [(r["question"], g) for r in records if (g := parse_article_ref(r["answer"], titles))]
+    items = lawbench_items(rag, args.kb, dev)
     if args.limit:
         items = items[: args.limit]
-    print(f"{len(items)} of {len(records)} questions have a parseable gold article; "
-          f"{rag.store.count(args.kb)} chunks in {args.kb}", file=sys.stderr)
     for question, _ in items[:5]:  # warm-up: models, jieba, first-search caches
         rag.search(question, k=10, mode="hybrid")
     results = {mode: evaluate(rag, items, mode) for mode in args.modes.split(",")}

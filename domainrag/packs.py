@@ -34,6 +34,7 @@ class RetrievalSettings:
     grams_weight: float = 1.0   # BM25 over character n-grams (Chinese KBs only; 0 turns it off)
     prefer_titles: str = ""      # regex on document titles that get an authority prior (law: statutes)
     prefer_weight: float = 0.0   # RRF weight of the fused ranking restricted to those titles
+    reranker: str = ""           # folder (relative to the pack) of a learned reranker; "" for none
     score_threshold: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80
@@ -68,6 +69,11 @@ class Pack:
             return None
         candidate = (self.path / self.adapter).resolve()
         return candidate if (candidate / "adapter_config.json").exists() else None
+
+    @property
+    def reranker_dir(self) -> Path | None:
+        """The pack's learned-reranker folder if one is configured (domainrag/rerank.py)."""
+        return (self.path / self.retrieval.reranker).resolve() if self.retrieval.reranker else None
 
     def section(self, name: str) -> dict[str, Any]:
         """A raw ``[section]`` of pack.toml (empty if absent)."""

@@ -62,8 +62,20 @@ class DomainRAG:
             self._retriever = Retriever(self.store, self.kb, self.embedder, candidates=settings.candidates,
                                         rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
                                         bm25_weight=settings.bm25_weight, prefer_titles=settings.prefer_titles,
-                                        prefer_weight=settings.prefer_weight, grams_weight=settings.grams_weight)
+                                        prefer_weight=settings.prefer_weight, grams_weight=settings.grams_weight,
+                                        reranker=self._load_reranker())
         return self._retriever
+
+    def _load_reranker(self) -> Any:
+        """The pack's learned reranker, unless none is configured or ``DOMAINRAG_RERANKER=off``."""
+        import os
+
+        folder = self.pack.reranker_dir
+        if folder is None or os.environ.get("DOMAINRAG_RERANKER", "").lower() in ("off", "0", "false", "no"):
+            return None
+        from domainrag.rerank import LinearReranker
+
+        return LinearReranker.load(folder, preferred=self.pack.retrieval.prefer_titles)
 
     # ---- operations ------------------------------------------------------------
     def ingest(self, paths: str | Path | list[str | Path], progress: bool = False, prune: bool = True,

@@ -65,13 +65,15 @@ class Retriever:
     (``grams_weight``; see domainrag/grams.py). The authority prior (``prefer_titles``/``prefer_weight``) adds
     one more ranking to the fusion: the fused candidates whose document title matches, in fused order. For law
     it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
-    wording. Every mode returns distinct passages (``distinct_passages``).
+    wording. Every mode returns distinct passages (``distinct_passages``). A pack's learned ``reranker``
+    (domainrag/rerank.py) reorders the top hybrid candidates.
     """
 
     def __init__(self, store: Any, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, prefer_titles: str = "",
-                 prefer_weight: float = 0.0, grams_weight: float = 1.0) -> None:
+                 prefer_weight: float = 0.0, grams_weight: float = 1.0, reranker: Any = None) -> None:
         self.store = store
+        self.reranker = reranker
         self.prefer_titles = re.compile(prefer_titles) if prefer_titles and prefer_weight > 0 else None
         self.prefer_weight = prefer_weight
         self.kb = kb
@@ -103,12 +105,24 @@ class Retriever:
     def grams(self, query: str, limit: int) -> list[dict[str, Any]]:
         return self.store.search_grams(self.kb, bm25_query(query), limit)
 
-    def _lexical_searches(self, query: str, limit: int) -> list[tuple[Future, float]]:
-        """Start the BM25 searches on worker threads; (pending ranking, fusion weight) pairs."""
-        searches = [(_LEXICAL_POOL.submit(self.bm25, query, limit), self.bm25_weight)] if self.bm25_weight > 0 else []
+    def _lexical_searches(self, query: str, limit: int) -> dict[str, tuple[Future, float]]:
+        """Start the BM25 searches on worker threads; name → (pending ranking, fusion weight)."""
+        searches = {}
+        if self.bm25_weight > 0:
+            searches["words"] = (_LEXICAL_POOL.submit(self.bm25, query, limit), self.bm25_weight)
         if self.grams_weight > 0 and self.store.has_grams(self.kb):
-            searches.append((_LEXICAL_POOL.submit(self.grams, query, limit), self.grams_weight))
+            searches["grams"] = (_LEXICAL_POOL.submit(self.grams, query, limit), self.grams_weight)
         return searches
+
+    def fused(self, query: str, depth: int, mode: str = "hybrid") -> tuple[list[dict[str, Any]], dict[str, list]]:
+        """Distinct fused candidates (``bm25`` or ``hybrid``) and each search's own ranking by name
+        (``dense``, ``words``, ``grams``): what the reranker scores and is trained on."""
+        pending = self._lexical_searches(query, depth)
+        dense_wanted = mode == "hybrid" and self.dense_weight > 0
+        legs, weights = ({"dense": self.dense(query, depth)}, [self.dense_weight]) if dense_wanted else ({}, [])
+        legs.update((name, search.result()) for name, (search, _) in pending.items())
+        weights += [weight for _, weight in pending.values()]
+        return distinct_passages(self._fuse(list(legs.values()), weights)), legs
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
@@ -117,15 +131,12 @@ class Retriever:
             return []
         depth = max(self.candidates, k)
         if mode == "dense":
-            rows = self.dense(query, depth)
+            rows = distinct_passages(self.dense(query, depth))
         else:
-            pending = self._lexical_searches(query, depth)
-            dense_wanted = mode == "hybrid" and self.dense_weight > 0
-            rankings, weights = ([self.dense(query, depth)], [self.dense_weight]) if dense_wanted else ([], [])
-            rankings += [search.result() for search, _ in pending]
-            weights += [weight for _, weight in pending]
-            rows = self._fuse(rankings, weights)
-        rows = distinct_passages(rows)[:k]
+            rows, legs = self.fused(query, depth, mode)
+            if mode == "hybrid" and self.reranker is not None:
+                rows = self.reranker.rerank(query, rows, legs)
+        rows = rows[:k]
         return [
             Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
                 source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),

@@ -240,6 +240,11 @@ class Store:
         rows = self.client.query(kb, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
+    def chunks(self, kb: str) -> list[dict[str, Any]]:
+        """Every chunk of a KB (its ``CHUNK_FIELDS``), for offline work such as training a reranker."""
+        self.load(kb)
+        return self._query_all(kb, "", CHUNK_FIELDS)
+
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         iterator = self.client.query_iterator(collection, batch_size=4096, filter=expr, output_fields=fields)
         rows: list[dict[str, Any]] = []

@@ -1,0 +1,239 @@
+"""Train the law pack's learned reranker (domains/law/reranker/) and print its cross-validated recall.
+
+1. **Embedding**: a sentence-transformers ``StaticEmbedding`` with its own Unigram tokenizer, trained with
+   ``MultipleNegativesRankingLoss`` on pairs mined from the corpus itself (no benchmark question is used):
+   an article citing another law's article (《X法》第N条) → the cited article; an article citing 本法第N条 →
+   that article; and inverse cloze (a sentence of an article → the rest of it).
+2. **Linear model**: logistic regression over the reranker features (domainrag/rerank.py) of the top
+   ``depth`` hybrid candidates of each LawBench 3-2 dev question; the gold article is the positive. It prints
+   recall@1/5 of the fused order and of the reranked order under 5-fold cross-validation (questions split by
+   fold, five shuffles): the figure to expect on unseen questions. The shipped weights are fit on all of them.
+
+Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one) and ~5 minutes on two cores.
+
+    python benchmarks/train_law_reranker.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--out domains/law/reranker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, quiet, shared_path  # noqa: E402
+from retrieval import hit_matches, lawbench_items  # noqa: E402
+
+FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
+            "general_section", "liability_section", "log_article", "sim_gap", "sim_rr", "doc_share",
+            "doc_score_share")
+_NUM = "[零〇一二三四五六七八九十百千两]+"
+_ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
+_TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"
+
+
+def body(row: dict) -> str:
+    """An article's text without its 第N条 label."""
+    return _ARTICLE_HEAD.sub("", row["text"])
+
+
+def mine_pairs(rows: list[dict], seed: int = 0, sentences_per_article: int = 3) -> list[tuple[str, str]]:
+    """(query, passage) pairs from the corpus: cross-references and inverse cloze."""
+    from domainrag.rerank import passage_text
+
+    rng = random.Random(seed)
+    statutes = {re.sub(r"^中华人民共和国", "", r["title"]): r["title"] for r in rows if re.search(r"法典?$", r["title"])}
+    article_row = {}
+    for i, row in enumerate(rows):
+        label = (row.get("metadata") or {}).get("article")
+        if label:
+            article_row.setdefault((row["title"], label), i)
+    names = "|".join(sorted(map(re.escape, statutes), key=len, reverse=True))
+    cross = re.compile(rf"(?:依照|根据|违反|按照)?《?(?:中华人民共和国)?({names})》?第({_NUM})条{_TAIL}")
+    own = re.compile(rf"(?:依照|根据|违反|按照)?本法第({_NUM})条{_TAIL}")
+    references: list[tuple[str, int]] = []
+    for i, row in enumerate(rows):
+        text = body(row)
+        for m in cross.finditer(text):
+            cited = statutes[m.group(1)]
+            j = article_row.get((cited, f"第{m.group(2)}条"))
+            if cited != row["title"] and j is not None:
+                references.append((text.replace(m.group(0), ""), j))
+        if row["title"] in statutes.values():
+            for m in own.finditer(text):
+                j = article_row.get((row["title"], f"第{m.group(1)}条"))
+                if j is not None and j != i:
+                    references.append((text.replace(m.group(0), ""), j))
+    pairs = [(query, passage_text(rows[j])) for query, j in references] * 2
+    for row in rows:
+        sentences = [s for s in re.split(r"(?<=[。；！？])", body(row)) if len(s) >= 10]
+        rng.shuffle(sentences)
+        for sentence in sentences[:sentences_per_article]:
+            full = passage_text(row)
+            pairs.append((sentence, full.replace(sentence, "") if rng.random() < 0.9 else full))
+    print(f"pairs: {len(references)} cross-references (x2), {len(pairs) - 2 * len(references)} inverse cloze",
+          file=sys.stderr)
+    return pairs
+
+
+def train_embedding(rows: list[dict], out: Path, dim: int, epochs: int, batch_size: int = 256,
+                    lr: float = 0.05, seed: int = 0):
+    """Tokenizer + StaticEmbedding trained on the mined pairs; saved (float16) to ``out``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    try:  # sentence-transformers 6 moved them; 3-5 have only the old paths
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.models import StaticEmbedding
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tqdm import tqdm
+
+    from domainrag.rerank import passage_text
+
+    torch.manual_seed(seed)
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                                       pre_tokenizers.Digits(individual_digits=False)])
+    trainer = trainers.UnigramTrainer(vocab_size=40000, max_piece_length=6, unk_token="[UNK]",
+                                      special_tokens=["[PAD]", "[UNK]"], show_progress=False)
+    tokenizer.train_from_iterator((passage_text(r) for r in rows), trainer)
+    model = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=dim)], device="cpu")
+    loss = MultipleNegativesRankingLoss(model)
+    preprocess = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6
+    pairs = mine_pairs(rows, seed)
+    rng = random.Random(seed)
+    steps = epochs * (len(pairs) // batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / steps))
+    with tqdm(total=steps, desc="embedding", unit="step", file=sys.stderr) as bar:
+        for _ in range(epochs):
+            rng.shuffle(pairs)
+            for start in range(0, len(pairs) - batch_size + 1, batch_size):
+                batch = pairs[start:start + batch_size]
+                value = loss([preprocess([q for q, _ in batch]), preprocess([p for _, p in batch])], None)
+                optimizer.zero_grad()
+                value.backward()
+                optimizer.step()
+                schedule.step()
+                bar.update()
+                bar.set_postfix(loss=f"{value.item():.3f}")
+    model.half().save(str(out))
+    (out / "README.md").unlink(missing_ok=True)  # the generated card; domains/law/reranker/README.md says what this is
+    return model.float()
+
+
+def collect(rag, items, reranker, depth: int):
+    """Per question: the feature matrix of its top ``depth`` fused candidates and their 0/1 labels."""
+    import numpy as np
+    from tqdm import tqdm
+
+    data = []
+    for question, gold in tqdm(items, desc="features", file=sys.stderr):
+        rows, legs = rag.retriever.fused(question, rag.retriever.candidates)
+        head = rows[:depth]
+        features = reranker.features(question, head, legs)
+        x = np.stack([features[name] for name in FEATURES], axis=1)
+        y = np.array([hit_matches(SimpleNamespace(title=r.get("title", ""), metadata=r.get("metadata") or {}), gold)
+                      for r in head], dtype=int)
+        data.append((x, y))
+    return data
+
+
+def fit(data, c: float = 1.0):
+    """Logistic regression on standardised features, folded back into raw-feature weights and a bias."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([x for x, _ in data])
+    y = np.concatenate([y for _, y in data])
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y)
+    weights = model.coef_[0] / scale
+    return weights, float(model.intercept_[0] - (weights * mean).sum())
+
+
+def recall_at(data, scorer, k: int) -> float:
+    import numpy as np
+
+    hits = sum(int(y[np.argsort(-scorer(x), kind="stable")[:k]].any()) for x, y in data)
+    return hits / len(data)
+
+
+def cross_validate(data, folds: int = 5, shuffles: int = 5) -> dict[str, float]:
+    """Recall@1/5 of held-out folds, averaged over shuffles; and of the fused order."""
+    import numpy as np
+
+    fused = lambda x: -np.arange(len(x))  # noqa: E731  (rows arrive in fused order)
+    result = {"fused_recall@1": recall_at(data, fused, 1), "fused_recall@5": recall_at(data, fused, 5)}
+    scores = {1: [], 5: []}
+    for shuffle in range(shuffles):
+        order = list(range(len(data)))
+        random.Random(shuffle).shuffle(order)
+        held = {}
+        for fold in range(folds):
+            test = set(order[fold::folds])
+            weights, bias = fit([data[i] for i in order if i not in test])
+            held.update({i: (weights, bias) for i in test})
+        for k in scores:
+            scores[k].append(sum(int(y[np.argsort(-(x @ held[i][0] + held[i][1]), kind="stable")[:k]].any())
+                                 for i, (x, y) in enumerate(data)) / len(data))
+    result.update({f"cv_recall@{k}": round(float(np.mean(v)), 3) for k, v in scores.items()})
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uri", default="/tmp/bench-home/milvus.db")
+    parser.add_argument("--kb", default="laws")
+    parser.add_argument("--out", type=Path, default=REPO / "domains" / "law" / "reranker")
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--depth", type=int, default=30, help="candidates the reranker reorders")
+    parser.add_argument("--reuse-embedding", action="store_true", help="keep OUT/embedding, refit the weights")
+    args = parser.parse_args()
+    quiet()
+    import os
+
+    os.environ["DOMAINRAG_RERANKER"] = "off"  # features come from the fused order alone
+    dev = shared_path("law", "lawbench", "3-2.dev.json")
+    if dev is None:
+        return 0
+    from domainrag import DomainRAG
+    from domainrag.rerank import LinearReranker, load_embedding
+
+    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
+    if not rag.store.has_kb(args.kb):
+        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+        return 1
+    embedding_dir = args.out / "embedding"
+    started = time.perf_counter()
+    if args.reuse_embedding:
+        embedder = load_embedding(embedding_dir)
+    else:
+        embedding_dir.mkdir(parents=True, exist_ok=True)
+        embedder = train_embedding(rag.store.chunks(args.kb), embedding_dir, args.dim, args.epochs)
+    items = lawbench_items(rag, args.kb, dev)
+    probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, embedder=embedder,
+                           preferred=re.compile(rag.pack.retrieval.prefer_titles))
+    data = collect(rag, items, probe, args.depth)
+    figures = cross_validate(data)
+    weights, bias = fit(data)
+    config = {"depth": args.depth, "bias": bias, "weights": dict(zip(FEATURES, map(float, weights))),
+              "trained_on": f"LawBench 3-2 dev ({len(items)} questions), KB {args.kb} ({rag.store.count(args.kb)} "
+                            "chunks); see benchmarks/train_law_reranker.py",
+              "cross_validated": figures}
+    (args.out / "reranker.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({**figures, "seconds": round(time.perf_counter() - started, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Learned reranking of fused candidates: a linear model over ranking features and a domain-tuned embedding.
+
+A pack may ship a ``reranker/`` folder (``[retrieval] reranker = "reranker"``) holding ``reranker.json``
+(feature names, weights, bias, depth) and ``embedding/``, a sentence-transformers model (for law a
+``StaticEmbedding`` trained on the corpus's own statute cross-references; see benchmarks/train_reranker.py).
+After hybrid fusion the top ``depth`` distinct candidates are rescored as ``bias + Σ weight · feature`` and
+reordered; the rest keep their fused order below them. The embedding scores only those candidates, so the
+knowledge base needs no second vector field and re-ingesting nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from domainrag.errors import ConfigError
+from domainrag.numerals import chinese_numeral
+from domainrag.query import bm25_query
+
+_ABSENT_RANK = 300
+_ARTICLE = re.compile(r"第([零〇一二三四五六七八九十百千万两\d]+)条")
+_GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
+_LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
+
+
+def passage_text(row: dict[str, Any]) -> str:
+    """The text a chunk was indexed under: title and section, then the text (``Chunk.search_text``)."""
+    header = " ".join(part for part in (row.get("title", ""), row.get("section", "")) if part)
+    return f"{header}\n{row.get('text', '')}" if header else row.get("text", "")
+
+
+def article_number(row: dict[str, Any]) -> int:
+    """The article number of a statute chunk (第十二条 → 12), 0 when it has none."""
+    match = _ARTICLE.match((row.get("metadata") or {}).get("article", "") or "")
+    if not match:
+        return 0
+    try:
+        return chinese_numeral(match.group(1))
+    except ValueError:
+        return 0
+
+
+def _leg_lookup(ranking: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
+    """chunk id → (rank, score ÷ the ranking's top score)."""
+    top = ranking[0]["score"] if ranking and ranking[0]["score"] else 1.0
+    return {row["id"]: (rank, row["score"] / top) for rank, row in enumerate(ranking, start=1)}
+
+
+def candidate_features(rows: list[dict[str, Any]], legs: dict[str, list[dict[str, Any]]],
+                       similarities: np.ndarray, preferred: re.Pattern[str] | None) -> dict[str, np.ndarray]:
+    """Feature name → one value per candidate (``rows`` in fused order; ``legs``: each search's own ranking)."""
+    n = len(rows)
+    lookups = {name: _leg_lookup(ranking) for name, ranking in legs.items()}
+    doc_count: dict[str, int] = {}
+    doc_score: dict[str, float] = {}
+    for row in rows:
+        doc_count[row.get("title", "")] = doc_count.get(row.get("title", ""), 0) + 1
+        doc_score[row.get("title", "")] = doc_score.get(row.get("title", ""), 0.0) + row["score"]
+    total_score = sum(row["score"] for row in rows) or 1.0
+    sim_rank = np.empty(n)
+    sim_rank[np.argsort(-similarities, kind="stable")] = np.arange(1, n + 1)
+    features: dict[str, list[float]] = {}
+
+    def put(name: str, value: float) -> None:
+        features.setdefault(name, []).append(value)
+
+    for rank, row in enumerate(rows, start=1):
+        title, section = row.get("title", ""), row.get("section", "") or ""
+        put("log_rank", math.log(rank))
+        for leg in ("words", "grams", "dense"):
+            leg_rank, leg_score = lookups.get(leg, {}).get(row["id"], (_ABSENT_RANK, 0.0))
+            put(f"{leg}_rr", 1.0 / (10 + leg_rank))
+            put(f"{leg}_score", leg_score)
+        put("preferred", float(bool(preferred and preferred.search(title))))
+        put("log_length", math.log(max(1, len(passage_text(row)))))
+        put("general_section", float(bool(_GENERAL_SECTION.search(section))))
+        put("liability_section", float(bool(_LIABILITY_SECTION.search(section))))
+        put("log_article", math.log1p(min(article_number(row), 2000)))
+        put("doc_share", doc_count[title] / n)
+        put("doc_score_share", doc_score[title] / total_score)
+    features["sim_gap"] = list(similarities - similarities.max()) if n else []
+    features["sim_rr"] = list(1.0 / (5 + sim_rank))
+    return {name: np.asarray(values, dtype=np.float64) for name, values in features.items()}
+
+
+@dataclass
+class LinearReranker:
+    """``bias + Σ weight · feature`` over the top ``depth`` fused candidates."""
+
+    weights: dict[str, float]
+    bias: float
+    depth: int
+    embedder: Any
+    preferred: re.Pattern[str] | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path, preferred: str = "") -> LinearReranker:
+        """Read ``reranker.json`` and load ``embedding/`` from a pack's reranker folder."""
+        folder = Path(folder)
+        config_path = folder / "reranker.json"
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            weights = {str(k): float(v) for k, v in config["weights"].items()}
+            bias, depth = float(config["bias"]), int(config["depth"])
+        except FileNotFoundError:
+            raise ConfigError(f"{config_path}: reranker config missing; retrain with benchmarks/train_reranker.py "
+                              "or remove [retrieval] reranker from pack.toml") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{config_path}: bad reranker config ({exc}); retrain with "
+                              "benchmarks/train_reranker.py") from None
+        return cls(weights=weights, bias=bias, depth=depth, embedder=load_embedding(folder / "embedding"),
+                   preferred=re.compile(preferred) if preferred else None)
+
+    def similarities(self, query: str, rows: list[dict[str, Any]]) -> np.ndarray:
+        """Cosine similarity of the query to each candidate under the reranker's embedding."""
+        vectors = self.embedder.encode([bm25_query(query), *map(passage_text, rows)], normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False)
+        return vectors[1:] @ vectors[0]
+
+    def features(self, query: str, rows: list[dict[str, Any]],
+                 legs: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
+        return candidate_features(rows, legs, self.similarities(query, rows), self.preferred)
+
+    def rerank(self, query: str, rows: list[dict[str, Any]],
+               legs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """``rows`` (fused, distinct) with the top ``depth`` reordered by the model; scores become its logits."""
+        head, tail = rows[:self.depth], rows[self.depth:]
+        if len(head) < 2:
+            return rows
+        features = self.features(query, head, legs)
+        scores = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
+        order = np.argsort(-scores, kind="stable")
+        return [{**head[i], "score": float(scores[i])} for i in order] + tail
+
+
+def load_embedding(path: Path) -> Any:
+    """A sentence-transformers model from a folder, on the CPU in float32."""
+    from sentence_transformers import SentenceTransformer
+
+    if not (path / "modules.json").exists():
+        raise ConfigError(f"{path}: no sentence-transformers model here; retrain with benchmarks/train_reranker.py")
+    return SentenceTransformer(str(path), device="cpu").float()
