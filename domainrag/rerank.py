@@ -129,14 +129,15 @@ class LinearReranker:
 
     def rerank(self, query: str, rows: list[dict[str, Any]],
                legs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """``rows`` (fused, distinct) with the top ``depth`` reordered by the model; scores become its logits."""
+        """``rows`` (fused, distinct) with the top ``depth`` reordered by the model; their scores become its
+        probability (0-1) that the passage is the one asked for."""
         head, tail = rows[:self.depth], rows[self.depth:]
         if len(head) < 2:
             return rows
         features = self.features(query, head, legs)
-        scores = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
-        order = np.argsort(-scores, kind="stable")
-        return [{**head[i], "score": float(scores[i])} for i in order] + tail
+        logits = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
+        order = np.argsort(-logits, kind="stable")
+        return [{**head[i], "score": float(1 / (1 + np.exp(-logits[i])))} for i in order] + tail
 
 
 def load_embedding(path: Path) -> Any:

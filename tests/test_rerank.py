@@ -59,6 +59,7 @@ def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
     by_similarity = LinearReranker(weights={"sim_gap": 1.0}, bias=0.0, depth=3, embedder=law_embedding)
     reranked = by_similarity.rerank("小偷盗窃了邻居的财物，数额较大，会被判几年有期徒刑？", rows, {})
     assert [r["id"] for r in reranked][0] == "b"
+    assert all(0 < r["score"] < 1 for r in reranked[:3]) and reranked[0]["score"] >= reranked[1]["score"]
     assert sorted(r["id"] for r in reranked[:3]) == ["a", "b", "c"] and reranked[3]["id"] == "d"
     by_fused_rank = LinearReranker(weights={"log_rank": -1.0}, bias=0.0, depth=3, embedder=law_embedding)
     assert [r["id"] for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
