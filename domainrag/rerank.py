@@ -2,7 +2,7 @@
 
 A pack may ship a ``reranker/`` folder (``[retrieval] reranker = "reranker"``) holding ``reranker.json``
 (feature names, weights, bias, depth) and ``embedding/``, a sentence-transformers model (for law a
-``StaticEmbedding`` trained on the corpus's own statute cross-references; see benchmarks/train_reranker.py).
+``StaticEmbedding`` trained on the corpus's own statute cross-references; see benchmarks/train_law_reranker.py).
 After hybrid fusion the top ``depth`` distinct candidates are rescored as ``bias + Σ weight · feature`` and
 reordered; the rest keep their fused order below them. The embedding scores only those candidates, so the
 knowledge base needs no second vector field and re-ingesting nothing.
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from domainrag.errors import ConfigError
+from domainrag.ingestion.documents import search_text
 from domainrag.numerals import chinese_numeral
 from domainrag.query import bm25_query
 
@@ -30,9 +31,8 @@ _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
 
 
 def passage_text(row: dict[str, Any]) -> str:
-    """The text a chunk was indexed under: title and section, then the text (``Chunk.search_text``)."""
-    header = " ".join(part for part in (row.get("title", ""), row.get("section", "")) if part)
-    return f"{header}\n{row.get('text', '')}" if header else row.get("text", "")
+    """The text a search hit's chunk was indexed under (``Chunk.search_text``)."""
+    return search_text(row.get("title", ""), row.get("section", "") or "", row.get("text", ""))
 
 
 def article_number(row: dict[str, Any]) -> int:
@@ -109,11 +109,11 @@ class LinearReranker:
             weights = {str(k): float(v) for k, v in config["weights"].items()}
             bias, depth = float(config["bias"]), int(config["depth"])
         except FileNotFoundError:
-            raise ConfigError(f"{config_path}: reranker config missing; retrain with benchmarks/train_reranker.py "
+            raise ConfigError(f"{config_path}: reranker config missing; retrain with benchmarks/train_law_reranker.py "
                               "or remove [retrieval] reranker from pack.toml") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{config_path}: bad reranker config ({exc}); retrain with "
-                              "benchmarks/train_reranker.py") from None
+                              "benchmarks/train_law_reranker.py") from None
         return cls(weights=weights, bias=bias, depth=depth, embedder=load_embedding(folder / "embedding"),
                    preferred=re.compile(preferred) if preferred else None)
 
@@ -145,5 +145,5 @@ def load_embedding(path: Path) -> Any:
     from sentence_transformers import SentenceTransformer
 
     if not (path / "modules.json").exists():
-        raise ConfigError(f"{path}: no sentence-transformers model here; retrain with benchmarks/train_reranker.py")
+        raise ConfigError(f"{path}: no sentence-transformers model here; retrain with benchmarks/train_law_reranker.py")
     return SentenceTransformer(str(path), device="cpu").float()

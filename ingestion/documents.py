@@ -34,6 +34,12 @@ class Document:
         self.record_ids.append(record_id)
 
 
+def search_text(title: str, section: str, text: str) -> str:
+    """What a chunk is embedded and BM25-indexed under: title and section on the first line, then the text."""
+    header = " ".join(part for part in (title, section) if part)
+    return f"{header}\n{text}" if header else text
+
+
 @dataclass
 class Chunk:
     """One retrievable unit. ``search_text`` (title + section + text) is what gets embedded and BM25-indexed."""
@@ -46,8 +52,7 @@ class Chunk:
 
     @property
     def search_text(self) -> str:
-        header = " ".join(part for part in (self.title, self.section) if part)
-        return f"{header}\n{self.text}" if header else self.text
+        return search_text(self.title, self.section, self.text)
 
     @property
     def id(self) -> str:
