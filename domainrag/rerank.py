@@ -25,6 +25,10 @@ from domainrag.numerals import chinese_numeral
 from domainrag.query import bm25_query
 
 _ABSENT_RANK = 300
+_LEGS = ("words", "grams", "dense")
+FEATURE_NAMES = ("log_rank", *(f"{leg}_{kind}" for leg in _LEGS for kind in ("rr", "score")), "preferred",
+                 "log_length", "general_section", "liability_section", "log_article", "doc_share",
+                 "doc_score_share", "sim_gap", "sim_rr")
 _ARTICLE = re.compile(r"第([零〇一二三四五六七八九十百千万两\d]+)条")
 _GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
 _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
@@ -73,7 +77,7 @@ def candidate_features(rows: list[dict[str, Any]], legs: dict[str, list[dict[str
     for rank, row in enumerate(rows, start=1):
         title, section = row.get("title", ""), row.get("section", "") or ""
         put("log_rank", math.log(rank))
-        for leg in ("words", "grams", "dense"):
+        for leg in _LEGS:
             leg_rank, leg_score = lookups.get(leg, {}).get(row["id"], (_ABSENT_RANK, 0.0))
             put(f"{leg}_rr", 1.0 / (10 + leg_rank))
             put(f"{leg}_score", leg_score)
@@ -108,6 +112,9 @@ class LinearReranker:
             config = json.loads(config_path.read_text(encoding="utf-8"))
             weights = {str(k): float(v) for k, v in config["weights"].items()}
             bias, depth = float(config["bias"]), int(config["depth"])
+            unknown = sorted(set(weights) - set(FEATURE_NAMES))
+            if unknown:
+                raise ValueError(f"unknown features {unknown}; known: {', '.join(FEATURE_NAMES)}")
         except FileNotFoundError:
             raise ConfigError(f"{config_path}: reranker config missing; retrain with benchmarks/train_law_reranker.py "
                               "or remove [retrieval] reranker from pack.toml") from None

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from domainrag.errors import ConfigError
-from domainrag.rerank import LinearReranker, article_number, candidate_features, load_embedding, passage_text
+from domainrag.rerank import (FEATURE_NAMES, LinearReranker, article_number, candidate_features, load_embedding,
+                              passage_text)
 
 LAW_RERANKER = Path(__file__).resolve().parents[1] / "domains" / "law" / "reranker"
 QUESTIONS = Path(__file__).resolve().parents[1] / "domains" / "law" / "eval" / "articles_lawbench_3-2.jsonl"
@@ -46,6 +47,7 @@ def test_features_describe_each_candidate():
     assert list(features["sim_gap"]) == pytest.approx([-0.7, 0.0, -0.4])
     assert list(features["sim_rr"]) == pytest.approx([1 / 8, 1 / 6, 1 / 7])
     assert list(features["log_length"]) == pytest.approx([math.log(len(passage_text(r))) for r in rows])
+    assert sorted(features) == sorted(FEATURE_NAMES)
     assert article_number({"metadata": {"article": "第一千零七十九条"}}) == 1079
     assert article_number({"metadata": {}}) == 0
 
@@ -70,6 +72,10 @@ def test_reranker_config_errors_name_the_file(tmp_path: Path):
         LinearReranker.load(tmp_path)
     (tmp_path / "reranker.json").write_text('{"weights": {"log_rank": 1}}', encoding="utf-8")
     with pytest.raises(ConfigError, match="reranker.json: bad reranker config"):
+        LinearReranker.load(tmp_path)
+    misspelt = '{"weights": {"log_rnak": 1}, "bias": 0, "depth": 30}'
+    (tmp_path / "reranker.json").write_text(misspelt, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"reranker.json: bad reranker config \(unknown features \['log_rnak'\]"):
         LinearReranker.load(tmp_path)
     (tmp_path / "reranker.json").write_text('{"weights": {}, "bias": 0, "depth": 30}', encoding="utf-8")
     with pytest.raises(ConfigError, match="no sentence-transformers model here"):
