@@ -1,10 +1,14 @@
-"""Chinese numerals: ``一百零八`` → 108, ``三万`` → 30000, ``二〇二〇`` → 2020."""
+"""Chinese numerals: ``一百零八`` → 108, ``三万`` → 30000, ``二〇二〇`` → 2020; statute article labels: 第N条."""
 
 from __future__ import annotations
+
+import re
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _LARGE_UNITS = {"万": 10**4, "亿": 10**8}
+NUMERAL = r"[零〇一二两三四五六七八九十百千万\d]+"
+ARTICLE = re.compile(rf"第\s*({NUMERAL})\s*条(?:之\s*({NUMERAL}))?")
 
 
 def chinese_numeral(text: str) -> int:
@@ -33,3 +37,14 @@ def chinese_numeral(text: str) -> int:
             total = (total + section + digit) * _LARGE_UNITS[char]
             section = digit = 0
     return total + section + digit
+
+
+def article_number(label: str) -> tuple[int, int | None] | None:
+    """The first article a label names: ``第一百三十三条之一`` → (133, 1), ``第56条`` → (56, None); None if none."""
+    match = ARTICLE.search(label)
+    if not match:
+        return None
+    try:
+        return chinese_numeral(match.group(1)), chinese_numeral(match.group(2)) if match.group(2) else None
+    except ValueError:
+        return None

@@ -11,7 +11,7 @@ from domainrag.evaluate import metrics
 from domainrag.evaluate.extract import extract_choices, extract_number
 from domainrag.evaluate.gold import Gold
 from domainrag.evaluate.lawref import ArticleRef, article_key, parse_article_ref, parse_article_refs
-from domainrag.numerals import chinese_numeral
+from domainrag.numerals import article_number, chinese_numeral
 from domainrag.evaluate.runner import score_answer
 from domainrag.evaluate.sets import parse_item
 from domainrag.retrieve import Hit
@@ -68,6 +68,12 @@ def test_chinese_numerals(text: str, value: int) -> None:
 def test_what_is_not_a_numeral_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         chinese_numeral(text)
+
+
+@pytest.mark.parametrize("label,parsed", [("第一百三十三条之一", (133, 1)), ("第56条", (56, None)),
+                                          ("第 十二 条的规定", (12, None)), ("第五章", None), ("二百", None)])
+def test_article_labels_parse_to_number_and_suffix(label: str, parsed) -> None:
+    assert article_number(label) == parsed
 
 
 def test_article_keys() -> None:

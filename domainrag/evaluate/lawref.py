@@ -6,10 +6,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from domainrag.numerals import chinese_numeral
+from domainrag.numerals import ARTICLE, NUMERAL, article_number, chinese_numeral
 
-_NUM = r"[零〇一二两三四五六七八九十百千万\d]+"
-ARTICLE = re.compile(rf"第\s*({_NUM})\s*条(?:之\s*({_NUM}))?")
+_NUM = NUMERAL
 # Words that introduce or qualify a law name but are not part of it ("根据", "社会法类中的", "我国的").
 _LEAD = re.compile(r"(?:根据|依据|依照|按照|参照|基于|属于|我国的?|类中的|类的|中的)")
 _CATEGORY = re.compile(r"^(?:宪法相关法|民法商法|行政法规|行政法|经济法|社会法|诉讼与非诉讼程序法|刑法|司法解释|部门规章)类?(?:中的|中|的)")
@@ -21,14 +20,18 @@ _TITLE_NOISE = re.compile(r"[（(][^）)]*[）)]|[《》〈〉\s\u3000“”\"']
 
 def article_key(label: str) -> str | None:
     """Canonical article id: ``"第一百三十三条之一"`` → ``"133-1"``, ``"第56条"`` → ``"56"``; None if unparsable."""
-    match = ARTICLE.search(label) if "条" in label else re.fullmatch(rf"\s*({_NUM})(?:\s*-\s*({_NUM}))?\s*", label)
-    if not match:
+    if "条" in label:
+        parsed = article_number(label)
+    else:
+        match = re.fullmatch(rf"\s*({_NUM})(?:\s*-\s*({_NUM}))?\s*", label)
+        try:
+            parsed = (chinese_numeral(match.group(1)), chinese_numeral(match.group(2)) if match.group(2) else None) \
+                if match else None
+        except ValueError:
+            parsed = None
+    if parsed is None:
         return None
-    try:
-        number = chinese_numeral(match.group(1))
-        suffix = chinese_numeral(match.group(2)) if match.group(2) else None
-    except ValueError:
-        return None
+    number, suffix = parsed
     return f"{number}-{suffix}" if suffix else str(number)
 
 

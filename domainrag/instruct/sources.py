@@ -30,9 +30,12 @@ class Article:
     @property
     def number(self) -> int:
         """第二百一十三条 → 213."""
-        from domainrag.numerals import chinese_numeral
+        from domainrag.numerals import article_number
 
-        return chinese_numeral(self.label.removeprefix("第").split("条")[0])
+        parsed = article_number(self.label)
+        if parsed is None:
+            raise ValueError(f"not an article label: {self.label!r}")
+        return parsed[0]
 
 
 def exam_text(text: str) -> str:
