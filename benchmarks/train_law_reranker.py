@@ -3,13 +3,15 @@
 1. **Embedding**: a sentence-transformers ``StaticEmbedding`` with its own Unigram tokenizer, trained with
    ``MultipleNegativesRankingLoss`` on pairs mined from the corpus itself (no benchmark question is used):
    an article citing another law's article (《X法》第N条) → the cited article; an article citing 本法第N条 →
-   that article; and inverse cloze (a sentence of an article → the rest of it).
+   that article; and inverse cloze (a sentence of an article → the rest of it). Each pair carries hard
+   negatives from the positive's own law: one of its ten nearest articles in character bigrams (the
+   look-alikes BM25 ranks beside it, which the reranker has to tell apart) and one at random.
 2. **Linear model**: logistic regression over the reranker features (domainrag/rerank.py) of the top
    ``depth`` hybrid candidates of each LawBench 3-2 dev question; the gold article is the positive. It prints
    recall@1/5 of the fused order and of the reranked order under 5-fold cross-validation (questions split by
    fold, five shuffles): the figure to expect on unseen questions. The shipped weights are fit on all of them.
 
-Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one) and ~12 minutes on two cores.
+Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one) and ~18 minutes on two cores.
 
     python benchmarks/train_law_reranker.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--out domains/law/reranker]
 """
@@ -43,9 +45,9 @@ def body(row: dict) -> str:
 
 
 def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
-               sentences_per_article: int = 3) -> list[tuple[str, str]]:
-    """(query, passage) pairs from the corpus: cross-references between the statutes (titles ``statute`` matches)
-    and inverse cloze."""
+               sentences_per_article: int = 3) -> list[tuple[str, str, int]]:
+    """(query, passage, index of the passage's row) from the corpus: cross-references between the statutes
+    (titles ``statute`` matches) and inverse cloze."""
     from domainrag.rerank import passage_text
 
     rng = random.Random(seed)
@@ -71,16 +73,70 @@ def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
                 j = article_row.get((row["title"], f"第{m.group(1)}条"))
                 if j is not None and j != i:
                     references.append((text.replace(m.group(0), ""), j))
-    pairs = [(query, passage_text(rows[j])) for query, j in references] * 2
-    for row in rows:
+    pairs = [(query, passage_text(rows[j]), j) for query, j in references] * 2
+    for i, row in enumerate(rows):
         sentences = [s for s in re.split(r"(?<=[。；！？])", body(row)) if len(s) >= 10]
         rng.shuffle(sentences)
         for sentence in sentences[:sentences_per_article]:
             full = passage_text(row)
-            pairs.append((sentence, full.replace(sentence, "") if rng.random() < 0.9 else full))
+            pairs.append((sentence, full.replace(sentence, "") if rng.random() < 0.9 else full, i))
     print(f"pairs: {len(references)} cross-references (x2), {len(pairs) - 2 * len(references)} inverse cloze",
           file=sys.stderr)
     return pairs
+
+
+def _article(row: dict) -> str:
+    return (row.get("metadata") or {}).get("article") or ""
+
+
+def articles_by_law(rows: list[dict]) -> dict[str, list[int]]:
+    """Law title → the row indexes of its articles."""
+    by_law: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if _article(row):
+            by_law.setdefault(row["title"], []).append(i)
+    return by_law
+
+
+def same_law_articles(rows: list[dict]) -> dict[int, list[int]]:
+    """Row index of each article → the other articles of its law (another number and another text)."""
+    return {i: [j for j in members if _article(rows[j]) != _article(rows[i]) and rows[j]["text"] != rows[i]["text"]]
+            for members in articles_by_law(rows).values() for i in members}
+
+
+def lexical_neighbours(rows: list[dict], others: dict[int, list[int]], limit: int = 10) -> dict[int, list[int]]:
+    """Row index of each article → the ``limit`` articles of ``others[i]`` nearest to it by character-bigram
+    TF-IDF cosine: the look-alikes a BM25 ranking puts beside it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True).fit_transform(
+        [body(row) for row in rows])
+    neighbours: dict[int, list[int]] = {}
+    for members in articles_by_law(rows).values():
+        similarity = (vectors[members] @ vectors[members].T).toarray()
+        position = {j: k for k, j in enumerate(members)}
+        for k, i in enumerate(members):
+            if others[i]:
+                neighbours[i] = sorted(others[i], key=lambda j: -similarity[k, position[j]])[:limit]
+    return neighbours
+
+
+def with_negatives(pairs: list[tuple[str, str, int]], rows: list[dict], seed: int = 0) -> list[tuple[str, ...]]:
+    """(query, passage, look-alike article, random article) for each pair whose passage's law has other articles;
+    the rest stay (query, passage) and are trained in batches of their own."""
+    from domainrag.rerank import passage_text
+
+    rng = random.Random(seed)
+    others = same_law_articles(rows)
+    neighbours = lexical_neighbours(rows, others)
+    out: list[tuple[str, ...]] = []
+    for query, passage, j in pairs:
+        if neighbours.get(j):
+            out.append((query, passage, passage_text(rows[rng.choice(neighbours[j])]),
+                        passage_text(rows[rng.choice(others[j])])))
+        else:
+            out.append((query, passage))
+    return out
 
 
 def train_embedding(rows: list[dict], statute: re.Pattern[str], out: Path, dim: int, epochs: int,
@@ -110,17 +166,22 @@ def train_embedding(rows: list[dict], statute: re.Pattern[str], out: Path, dim: 
     model = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=dim)], device="cpu")
     loss = MultipleNegativesRankingLoss(model)
     preprocess = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6
-    pairs = mine_pairs(rows, statute, seed)
+    examples = with_negatives(mine_pairs(rows, statute, seed), rows, seed)
     rng = random.Random(seed)
-    steps = epochs * (len(pairs) // batch_size)
+    groups = [[e for e in examples if len(e) == width] for width in sorted({len(e) for e in examples})]
+    steps = epochs * sum(len(group) // batch_size for group in groups)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / steps))
     with tqdm(total=steps, desc="embedding", unit="step", file=sys.stderr) as bar:
         for _ in range(epochs):
-            rng.shuffle(pairs)
-            for start in range(0, len(pairs) - batch_size + 1, batch_size):
-                batch = pairs[start:start + batch_size]
-                value = loss([preprocess([q for q, _ in batch]), preprocess([p for _, p in batch])], None)
+            batches = []
+            for group in groups:  # a batch holds examples of one width: (query, passage[, negatives])
+                rng.shuffle(group)
+                batches += [group[start:start + batch_size] for start in range(0, len(group) - batch_size + 1,
+                                                                                  batch_size)]
+            rng.shuffle(batches)
+            for batch in batches:
+                value = loss([preprocess(list(column)) for column in zip(*batch)], None)
                 optimizer.zero_grad()
                 value.backward()
                 optimizer.step()

@@ -21,15 +21,15 @@ import numpy as np
 
 from domainrag.errors import ConfigError
 from domainrag.ingestion.documents import search_text
-from domainrag.numerals import chinese_numeral
+from domainrag.numerals import article_number as parse_article_label
 from domainrag.query import bm25_query
 
 _ABSENT_RANK = 300
+_PASSAGE_CACHE_SIZE = 50_000  # vectors kept by chunk id: 1 KB each at 256 dimensions
 _LEGS = ("words", "grams", "dense")
 FEATURE_NAMES = ("log_rank", *(f"{leg}_{kind}" for leg in _LEGS for kind in ("rr", "score")), "preferred",
                  "log_length", "general_section", "liability_section", "log_article", "doc_share",
                  "doc_score_share", "sim_gap", "sim_rr")
-_ARTICLE = re.compile(r"第([零〇一二三四五六七八九十百千万两\d]+)条")
 _GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
 _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
 
@@ -41,13 +41,8 @@ def passage_text(row: dict[str, Any]) -> str:
 
 def article_number(row: dict[str, Any]) -> int:
     """The article number of a statute chunk (第十二条 → 12), 0 when it has none."""
-    match = _ARTICLE.match((row.get("metadata") or {}).get("article", "") or "")
-    if not match:
-        return 0
-    try:
-        return chinese_numeral(match.group(1))
-    except ValueError:
-        return 0
+    parsed = parse_article_label((row.get("metadata") or {}).get("article", "") or "")
+    return parsed[0] if parsed else 0
 
 
 def _leg_lookup(ranking: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
@@ -124,11 +119,34 @@ class LinearReranker:
         return cls(weights=weights, bias=bias, depth=depth, embedder=load_embedding(folder / "embedding"),
                    preferred=re.compile(preferred) if preferred else None)
 
+    def __post_init__(self) -> None:
+        self._static = static_embedding_parts(self.embedder)
+        self._passage_vectors: dict[str, np.ndarray] = {}  # chunk id (a content hash) → its unit vector
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts``. A lone mean-pooled ``StaticEmbedding`` is computed here from its tokenizer and
+        weights (the same vectors as ``encode``, in ~3 ms for 31 texts instead of ~5-7 ms); any other model goes
+        through sentence-transformers."""
+        if self._static is None:
+            return self.embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+        tokenizer, weight = self._static
+        encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        vectors = np.stack([weight[e.ids].mean(axis=0) if e.ids else np.zeros(weight.shape[1], weight.dtype)
+                            for e in encode_batch(texts, add_special_tokens=False)])
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
     def similarities(self, query: str, rows: list[dict[str, Any]]) -> np.ndarray:
-        """Cosine similarity of the query to each candidate under the reranker's embedding."""
-        vectors = self.embedder.encode([bm25_query(query), *map(passage_text, rows)], normalize_embeddings=True,
-                                       convert_to_numpy=True, show_progress_bar=False)
-        return vectors[1:] @ vectors[0]
+        """Cosine similarity of the query to each candidate under the reranker's embedding; passage vectors are
+        kept by chunk id (ids are content hashes, so a kept vector never goes stale)."""
+        cache = self._passage_vectors
+        missing = list({row["id"]: row for row in rows if row["id"] not in cache}.values())
+        if missing:
+            if len(cache) + len(missing) > _PASSAGE_CACHE_SIZE:
+                cache.clear()
+            cache.update(zip((row["id"] for row in missing), self.encode([passage_text(r) for r in missing])))
+        passages = np.stack([cache[row["id"]] for row in rows])
+        return passages @ self.encode([bm25_query(query)])[0]
 
     def features(self, query: str, rows: list[dict[str, Any]],
                  legs: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
@@ -145,6 +163,20 @@ class LinearReranker:
         logits = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
         order = np.argsort(-logits, kind="stable")
         return [{**head[i], "score": float(1 / (1 + np.exp(-logits[i])))} for i in order] + tail
+
+
+def static_embedding_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:
+    """(tokenizer, token vectors) of a model that is one mean-pooled ``StaticEmbedding``, else None."""
+    try:
+        modules = list(embedder)
+    except TypeError:
+        return None
+    if len(modules) != 1 or type(modules[0]).__name__ != "StaticEmbedding":
+        return None
+    module = modules[0]
+    if getattr(module.embedding, "mode", None) != "mean" or not hasattr(module, "tokenizer"):
+        return None
+    return module.tokenizer, module.embedding.weight.detach().float().cpu().numpy()
 
 
 def load_embedding(path: Path) -> Any:

@@ -67,6 +67,19 @@ def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
     assert [r["id"] for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
 
 
+def test_static_embedding_fast_path_matches_sentence_transformers(law_embedding):
+    reranker = LinearReranker(weights={}, bias=0.0, depth=30, embedder=law_embedding)
+    assert reranker._static is not None  # the law embedding is one mean-pooled StaticEmbedding
+    rows = [row("a", "中华人民共和国刑法", "第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑", 0.4),
+            row("b", "中华人民共和国民法典", "第一千零七十九条 夫妻一方要求离婚的……", 0.3), row("c", "空", "", 0.1)]
+    question = "场景：小偷盗窃了邻居的财物，会被判几年？"
+    vectors = law_embedding.encode(["小偷盗窃了邻居的财物，会被判几年？", *map(passage_text, rows)],
+                                   normalize_embeddings=True, convert_to_numpy=True)
+    assert reranker.similarities(question, rows) == pytest.approx(vectors[1:] @ vectors[0], abs=1e-5)
+    assert set(reranker._passage_vectors) == {"a", "b", "c"}  # kept by chunk id for the next question
+    assert reranker.similarities(question, rows[:1] + rows[:1]) == pytest.approx([vectors[1] @ vectors[0]] * 2, abs=1e-5)
+
+
 def test_reranker_config_errors_name_the_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="reranker.json: reranker config missing"):
         LinearReranker.load(tmp_path)
@@ -114,3 +127,30 @@ def test_law_reranker_finds_more_gold_articles_than_fusion_alone(domainrag_home,
                        for h in searcher.search(question, k=5)) for question, gold in items)
 
     assert found(rag) > found(plain)
+
+
+def test_training_pairs_get_look_alike_negatives_from_the_same_law():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_law_reranker import lexical_neighbours, same_law_articles, with_negatives
+
+    rows = [row("a", "中华人民共和国消费者权益保护法", "第二十四条 经营者提供的商品不符合质量要求的，消费者可以退货、更换或者修理。",
+                0, article="第二十四条"),
+            row("b", "中华人民共和国消费者权益保护法", "第二十五条 经营者采用网络方式销售商品，消费者有权自收到商品之日起七日内退货。",
+                0, article="第二十五条"),
+            row("c", "中华人民共和国消费者权益保护法", "第一条 为保护消费者的合法权益，维护社会经济秩序，制定本法。", 0, article="第一条"),
+            row("d", "中华人民共和国消费者权益保护法", "第二十四条 经营者提供的商品不符合质量要求的，消费者可以退货。",
+                0, article="第二十四条"),  # the same article in another version: never a negative for a
+            row("e", "中华人民共和国产品质量法", "第四十条 售出的产品不符合质量要求的，销售者应当负责修理、更换、退货。", 0,
+                article="第四十条")]
+    others = same_law_articles(rows)
+    assert others[0] == [1, 2] and others[4] == []
+    assert lexical_neighbours(rows, others, limit=1)[0] == [1]  # the nearer wording comes first
+    examples = with_negatives([("网购的商品有质量问题能退货吗", passage_text(rows[0]), 0),
+                               ("产品质量问题", passage_text(rows[4]), 4)], rows)
+    query, positive, look_alike, other = examples[0]
+    assert (query, positive) == ("网购的商品有质量问题能退货吗", passage_text(rows[0]))
+    assert look_alike in {passage_text(rows[1]), passage_text(rows[2])}  # same law, another article
+    assert other in {passage_text(rows[1]), passage_text(rows[2])}
+    assert examples[1] == ("产品质量问题", passage_text(rows[4]))  # its law has no other article: no negatives
