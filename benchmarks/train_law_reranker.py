@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, quiet, shared_path  # noqa: E402
 from retrieval import hit_matches, lawbench_items  # noqa: E402
 
+# Column order of the fit (it shapes the solver's path; the shipped weights were fit in this order).
 FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
             "general_section", "liability_section", "log_article", "sim_gap", "sim_rr", "doc_share",
             "doc_score_share")
-_NUM = "[零〇一二三四五六七八九十百千两]+"
+_NUM = "[零〇一二三四五六七八九十百千两]+"  # Chinese article numbers only (narrower than numerals.NUMERAL)
 _ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
 _TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"
 
@@ -54,9 +55,8 @@ def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
     statutes = {re.sub(r"^中华人民共和国", "", r["title"]): r["title"] for r in rows if statute.search(r["title"])}
     article_row = {}
     for i, row in enumerate(rows):
-        label = (row.get("metadata") or {}).get("article")
-        if label:
-            article_row.setdefault((row["title"], label), i)
+        if _article(row):
+            article_row.setdefault((row["title"], _article(row)), i)
     names = "|".join(sorted(map(re.escape, statutes), key=len, reverse=True))
     cross = re.compile(rf"(?:依照|根据|违反|按照)?《?(?:中华人民共和国)?({names})》?第({_NUM})条{_TAIL}")
     own = re.compile(rf"(?:依照|根据|违反|按照)?本法第({_NUM})条{_TAIL}")

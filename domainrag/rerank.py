@@ -125,8 +125,8 @@ class LinearReranker:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts``. A lone mean-pooled ``StaticEmbedding`` is computed here from its tokenizer and
-        weights (the same vectors as ``encode``, in ~3 ms for 31 texts instead of ~5-7 ms); any other model goes
-        through sentence-transformers."""
+        weights (the same vectors as ``SentenceTransformer.encode``, in ~3 ms for 31 texts instead of ~5-7 ms); any
+        other model goes through ``SentenceTransformer.encode``."""
         if self._static is None:
             return self.embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
                                         show_progress_bar=False)
@@ -140,12 +140,14 @@ class LinearReranker:
         """Cosine similarity of the query to each candidate under the reranker's embedding; passage vectors are
         kept by chunk id (ids are content hashes, so a kept vector never goes stale)."""
         cache = self._passage_vectors
-        missing = list({row["id"]: row for row in rows if row["id"] not in cache}.values())
+        vectors = {row["id"]: cache.get(row["id"]) for row in rows}  # read once: another search may clear it
+        missing = [row for row in {row["id"]: row for row in rows}.values() if vectors[row["id"]] is None]
         if missing:
+            vectors.update(zip((row["id"] for row in missing), self.encode([passage_text(r) for r in missing])))
             if len(cache) + len(missing) > _PASSAGE_CACHE_SIZE:
                 cache.clear()
-            cache.update(zip((row["id"] for row in missing), self.encode([passage_text(r) for r in missing])))
-        passages = np.stack([cache[row["id"]] for row in rows])
+            cache.update((row["id"], vectors[row["id"]]) for row in missing)
+        passages = np.stack([vectors[row["id"]] for row in rows])
         return passages @ self.encode([bm25_query(query)])[0]
 
     def features(self, query: str, rows: list[dict[str, Any]],

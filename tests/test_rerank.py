@@ -129,10 +129,8 @@ def test_law_reranker_finds_more_gold_articles_than_fusion_alone(domainrag_home,
     assert found(rag) > found(plain)
 
 
-def test_training_pairs_get_look_alike_negatives_from_the_same_law():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+def test_training_pairs_get_look_alike_negatives_from_the_same_law(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from train_law_reranker import lexical_neighbours, same_law_articles, with_negatives
 
     rows = [row("a", "中华人民共和国消费者权益保护法", "第二十四条 经营者提供的商品不符合质量要求的，消费者可以退货、更换或者修理。",

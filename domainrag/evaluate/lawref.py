@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from domainrag.numerals import ARTICLE, NUMERAL, article_number, chinese_numeral
 
-_NUM = NUMERAL
 # Words that introduce or qualify a law name but are not part of it ("根据", "社会法类中的", "我国的").
 _LEAD = re.compile(r"(?:根据|依据|依照|按照|参照|基于|属于|我国的?|类中的|类的|中的)")
 _CATEGORY = re.compile(r"^(?:宪法相关法|民法商法|行政法规|行政法|经济法|社会法|诉讼与非诉讼程序法|刑法|司法解释|部门规章)类?(?:中的|中|的)")
@@ -23,7 +22,7 @@ def article_key(label: str) -> str | None:
     if "条" in label:
         parsed = article_number(label)
     else:
-        match = re.fullmatch(rf"\s*({_NUM})(?:\s*-\s*({_NUM}))?\s*", label)
+        match = re.fullmatch(rf"\s*({NUMERAL})(?:\s*-\s*({NUMERAL}))?\s*", label)
         try:
             parsed = (chinese_numeral(match.group(1)), chinese_numeral(match.group(2)) if match.group(2) else None) \
                 if match else None
