@@ -35,7 +35,10 @@ class Answer:
     """A grounded answer. ``to_dict()`` is the JSON printed by ``domainrag ask --json``.
 
     ``citations`` holds only the sources the answer cites with a valid ``[n]``; ``sources`` holds every
-    chunk that was given to the generator (numbered as in the prompt), cited or not.
+    chunk that was given to the generator (numbered as in the prompt), cited or not. ``mode`` says who wrote the
+    text after the lead naming the source: ``generated`` (the model, every sentence checked against the
+    sources), ``extractive`` (the cited passage's own clause, when the model wrote nothing that held up) or
+    ``refused`` (nothing relevant was found). ``disclaimer`` is the pack's notice, shown beside the answer.
     """
 
     answer: str
@@ -50,11 +53,15 @@ class Answer:
     sources: list[Citation] = field(default_factory=list)
     no_context: bool = False
     warnings: list[str] = field(default_factory=list)
+    mode: str = "generated"
+    disclaimer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """``{answer, citations, cache_hit, model, adapter, timings, similarity}``."""
+        """``{answer, mode, disclaimer, citations, cache_hit, model, adapter, timings, similarity}``."""
         return {
             "answer": self.answer,
+            "mode": self.mode,
+            "disclaimer": self.disclaimer,
             "citations": [c.to_dict() for c in self.citations],
             "cache_hit": self.cache_hit,
             "model": self.model,
@@ -68,6 +75,8 @@ class Answer:
         """Rebuild an Answer from ``to_dict()`` output (e.g. a cached one); ``overrides`` replace fields."""
         fields = {
             "answer": data.get("answer", ""),
+            "mode": data.get("mode", "generated"),
+            "disclaimer": data.get("disclaimer", ""),
             "citations": [Citation(**c) for c in data.get("citations", [])],
             "cache_hit": bool(data.get("cache_hit", False)),
             "model": data.get("model", ""),

@@ -79,7 +79,8 @@ def _extras(answer: Any) -> dict[str, Any]:
     data = answer.to_dict()
     return {"citations": data["citations"],
             "domainrag": {"cache_hit": data["cache_hit"], "similarity": data["similarity"], "model": data["model"],
-                          "adapter": data["adapter"], "timings": data["timings"],
+                          "adapter": data["adapter"], "timings": data["timings"], "mode": data["mode"],
+                          "disclaimer": data["disclaimer"],
                           "standalone_question": answer.standalone_question, "no_context": answer.no_context}}
 
 

@@ -26,22 +26,33 @@ OFF_TOPIC = "红烧肉的做法是什么？"
 
 
 class ScriptedGenerator(Generator):
-    """A stand-in LLM with a fixed reply pattern: cites passage 1 (valid) and 9 (never given), echoing passage 1."""
+    """A stand-in LLM with a fixed reply pattern: a sentence copied from passage 1 that cites passage 1 (valid) and
+    9 (never given), then a sentence naming an article no passage holds (it must never be shown)."""
 
     model_name = "scripted"
 
     def __init__(self) -> None:
         self.calls: list[list[dict[str, str]]] = []
+        self.guidance: list = []
         self._lock = threading.Lock()
 
-    def stream(self, messages, adapter=None, max_new_tokens=None) -> Iterator[str]:
+    def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
         with self._lock:
             self.calls.append(messages)
+            self.guidance.append(guidance)
         user = messages[-1]["content"]
-        first = re.search(r"\[1\][^\n]*\n([^\n]{0,12})", user)
-        reply = f"依据【1】，{first.group(1) if first else '无资料'}……另见 [9] 与 [1, 9]。"
+        first = re.search(r"\[1\][^\n]*\n(?:第\S+条\s*)?([^\n，。；]{4,30})", user)
+        reply = f"{first.group(1) if first else '无资料'}【1】[9]。另见《中华人民共和国刑法》第九百九十九条[1, 9]。"
         for i in range(0, len(reply), 3):  # small deltas, so markers are split across chunks
             yield reply[i:i + 3]
+
+
+class UngroundedGenerator(ScriptedGenerator):
+    """Writes something no passage supports."""
+
+    def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
+        list(super().stream(messages, adapter, max_new_tokens, guidance))
+        yield from ["将政府许除掉本人", "义务冻雕（由自己）。", "[1]"]
 
 
 def make_rag(law_rag: DomainRAG, threshold: float = 0.2, answer: dict | None = None, generator=None, **llm) -> DomainRAG:
@@ -96,9 +107,13 @@ def test_answer_keeps_valid_citations_and_streams_the_final_text(scripted_rag: D
     assert [c.n for c in answer.citations] == [1]
     assert answer.citations[0].chunk_id == answer.sources[0].chunk_id
     assert answer.citations[0].text.startswith("第二百六十四条")  # the theft article is the top source
-    assert answer.answer.endswith(scripted_rag.pack.disclaimer)
+    # the lead names the cited passage's law and article; the sentence naming an absent article is never shown
+    assert answer.answer.startswith("根据《刑法》第二百六十四条的规定[1]，")
+    assert "第九百九十九条" not in answer.answer and answer.mode == "generated"
+    assert answer.disclaimer == scripted_rag.pack.disclaimer and answer.disclaimer not in answer.answer
     data = answer.to_dict()
-    assert set(data) == {"answer", "citations", "cache_hit", "model", "adapter", "timings", "similarity"}
+    assert set(data) == {"answer", "mode", "disclaimer", "citations", "cache_hit", "model", "adapter", "timings",
+                         "similarity"}
     assert set(data["citations"][0]) == {"n", "chunk_id", "source", "title", "section", "text"}
     t = data["timings"]
     assert 0 < t["retrieve_ms"] <= t["first_token_ms"] <= t["total_ms"] and t["generate_ms"] > 0
@@ -106,12 +121,37 @@ def test_answer_keeps_valid_citations_and_streams_the_final_text(scripted_rag: D
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
 
 
+def test_the_model_continues_the_lead_and_may_cite_only_given_passages(law_rag: DomainRAG) -> None:
+    generator = ScriptedGenerator()
+    answer = make_rag(law_rag, generator=generator).ask(THEFT)
+    guidance = generator.guidance[-1]
+    assert guidance.reply_prefix == "根据《刑法》第二百六十四条的规定[1]，"
+    assert guidance.citations == frozenset(s.n for s in answer.sources)
+
+
+def test_an_ungrounded_generation_falls_back_to_the_cited_clause(law_rag: DomainRAG) -> None:
+    stream = make_rag(law_rag, generator=UngroundedGenerator()).stream(THEFT)
+    streamed = "".join(stream)
+    answer = stream.answer
+    assert streamed == answer.answer and answer.mode == "extractive"
+    assert "冻雕" not in answer.answer
+    assert answer.answer.startswith("根据《刑法》第二百六十四条的规定[1]，盗窃公私财物，数额较大的")
+    assert [c.n for c in answer.citations] == [1]
+
+
+def test_extractive_mode_answers_without_the_model(law_rag: DomainRAG) -> None:
+    generator = ScriptedGenerator()
+    answer = make_rag(law_rag, answer={"mode": "extractive"}, generator=generator).ask(THEFT)
+    assert generator.calls == [] and answer.mode == "extractive"
+    assert "处三年以下有期徒刑" in answer.answer and answer.citations[0].n == 1
+
+
 def test_nothing_relevant_says_so_without_generating(law_rag: DomainRAG) -> None:
     generator = ScriptedGenerator()
     rag = make_rag(law_rag, generator=generator)
     answer = rag.ask(OFF_TOPIC)
     assert answer.no_context and answer.citations == [] and answer.sources == []
-    assert answer.answer == rag.answer_chain.templates.no_context
+    assert answer.answer == rag.answer_chain.templates.no_context and answer.mode == "refused"
     assert generator.calls == []
     # the same question with the floor off reaches the model; with no_context = "generate" the model answers bare
     assert make_rag(law_rag, threshold=0.0, generator=generator).ask(OFF_TOPIC).sources
@@ -203,11 +243,13 @@ def test_peft_adapter_changes_the_output_and_leaves_the_base_alone(local_rag: Do
     base, _ = load_model()
     config = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(copy.deepcopy(base), config).save_pretrained(tmp_path / "adapter")
-    plain = local_rag.ask(THEFT, adapter="none").answer
-    adapted = local_rag.ask(THEFT, adapter=str(tmp_path / "adapter"))
-    assert adapted.adapter == str((tmp_path / "adapter").resolve())
-    assert adapted.answer != plain
-    assert local_rag.ask(THEFT, adapter="none").answer == plain  # the shared base model was not modified
+    generator = local_rag.generator
+    messages = [{"role": "user", "content": THEFT}]
+    plain = generator.generate(messages, adapter="none")
+    adapted = generator.generate(messages, adapter=str(tmp_path / "adapter"))
+    assert local_rag.ask(THEFT, adapter=str(tmp_path / "adapter")).adapter == str((tmp_path / "adapter").resolve())
+    assert adapted != plain
+    assert generator.generate(messages, adapter="none") == plain  # the shared base model was not modified
     with pytest.raises(ModelError, match="adapter"):
         local_rag.ask(THEFT, adapter=str(tmp_path / "missing"))
 

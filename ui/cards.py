@@ -31,9 +31,19 @@ def format_ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
+_MODE_BADGES = {"generated": ("generated", ":material/edit_note:", "blue"),
+                "extractive": ("quoted from source", ":material/format_quote:", "orange"),
+                "refused": ("no relevant source", ":material/block:", "gray")}
+
+
 def answer_badges(answer: dict[str, Any]) -> None:
-    """Cache-hit badge, model/adapter badge and the timings line under an answer."""
+    """Mode badge (generated / extractive), cache-hit badge, model/adapter badge, the pack's disclaimer and the
+    timings line under an answer."""
     with st.container(horizontal=True, gap="small"):
+        mode = answer.get("mode")
+        if mode in _MODE_BADGES:
+            label, icon, color = _MODE_BADGES[mode]
+            st.badge(label, icon=icon, color=color)
         if answer.get("cache_hit"):
             similarity = answer.get("similarity")
             label = "cache hit" + (f" · similarity {similarity:.2f}" if isinstance(similarity, (int, float)) else "")
@@ -43,6 +53,8 @@ def answer_badges(answer: dict[str, Any]) -> None:
         adapter = answer.get("adapter")
         st.badge(f"adapter: {adapter}" if adapter else "base model", icon=":material/tune:",
                  color="violet" if adapter else "gray")
+    if answer.get("disclaimer"):
+        st.caption(f":material/gavel: {answer['disclaimer']}")
     timings = answer.get("timings") or {}
     parts = [f"{label} {format_ms(timings.get(key))}" for key, label in _TIMING_LABELS if key in timings]
     if parts:

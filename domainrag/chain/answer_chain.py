@@ -1,7 +1,8 @@
 """The answer path as a LangChain (LCEL) pipeline of Runnables.
 
     validate → rewrite (history) → cache lookup → retrieve (hybrid + relevance floor) → prompt
-             → generate (streamed) → cite (keep only valid [n]) → cache store
+             → lead naming the best passage → generate (streamed, each sentence checked against the passages; the
+      passage's clause when nothing holds up) → cite (keep only valid [n]) → cache store
 
 Each step passes one ``Turn`` (the per-call state) along, so one chain serves many threads at once. Streamed
 output chunks are ``AddableDict``s: ``{"answer": delta}`` while generating, then ``{"result": Answer}``;
@@ -18,10 +19,11 @@ from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
+from domainrag.chain.grounding import SUPPORT_THRESHOLD, SentenceGate, reference_for, relevant_clause
 from domainrag.chain.relevance import RelevanceScorer
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
-from domainrag.llm.base import GenerationSettings, Generator
+from domainrag.llm.base import GenerationSettings, Generator, Guidance
 from domainrag.prompts import PromptTemplates, format_context, prompt_header, to_chat_messages
 from domainrag.retrieve import Hit
 
@@ -35,13 +37,21 @@ class AnswerSettings:
     no_context: "refuse" (say nothing relevant was found) or "generate" (let the model answer without sources).
     rewrite: "rules" (deterministic follow-up rewriting) or "llm" (ask the generator, rules as the fallback).
     max_question_chars: longer questions are cut to this length, with a warning.
-    disclaimer: append the pack's disclaimer to every generated answer.
+    disclaimer: give the pack's disclaimer with every answer (``Answer.disclaimer``).
+    mode: "grounded" (the model writes on from the lead naming the best passage; each sentence is shown only when
+      the passages support it, see chain/grounding.py; the passage's clause when none does) or "extractive"
+      (the clause, without calling the model).
+    support_threshold: share of a generated sentence's character bigrams that must occur in the passages.
+    clause_chars: the longest clause an extractive answer quotes (a longer passage is cut to its best sentences).
     """
 
     no_context: str = "refuse"
     rewrite: str = "rules"
     max_question_chars: int = 500
     disclaimer: bool = True
+    mode: str = "grounded"
+    support_threshold: float = SUPPORT_THRESHOLD
+    clause_chars: int = 160
 
     @classmethod
     def from_pack(cls, pack: Any) -> "AnswerSettings":
@@ -50,8 +60,10 @@ class AnswerSettings:
         if unknown:
             raise ConfigError(f"{pack.path}/pack.toml: unknown [answer] keys {unknown}")
         settings = cls(**raw)
-        if settings.no_context not in ("refuse", "generate") or settings.rewrite not in ("rules", "llm"):
-            raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate and rewrite rules|llm")
+        if settings.no_context not in ("refuse", "generate") or settings.rewrite not in ("rules", "llm") \
+                or settings.mode not in ("grounded", "extractive"):
+            raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate, rewrite "
+                              "rules|llm and mode grounded|extractive")
         return settings
 
 
@@ -218,43 +230,84 @@ class AnswerChain:
             yield from self._generate(turn, AddableDict)
 
     def _generate(self, turn: Turn, chunk: Any) -> Iterator[dict[str, Any]]:
+        """The lead naming the best passage, then the model's sentences that hold up against the passages, or
+        (when none does) that passage's clause answering the question."""
         generator = self.generator
-        valid = {n for n, _, _ in turn.passages}
-        cleaner = CitationFilter(valid)
-        parts: list[str] = []
-        first: float | None = None
-        started = time.perf_counter()
-        deltas = generator.stream(turn.messages, adapter=turn.adapter, max_new_tokens=turn.max_new_tokens)
-        for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
-            if not delta:
-                continue
-            if first is None:
-                first = turn.elapsed_ms()
-            parts.append(delta)
-            yield chunk(answer=delta)
-        gen_ms = (time.perf_counter() - started) * 1000
-        disclaimer = self.rag.pack.disclaimer if self.settings.disclaimer else ""
-        if disclaimer:
-            tail = ("\n\n" if parts else "") + disclaimer
-            parts.append(tail)
-            yield chunk(answer=tail)
-        text = "".join(parts)
         by_number = {n: hit for n, hit, _ in turn.passages}
+        if not turn.passages:  # no_context = "generate": the model answers without sources
+            parts, mode, gen_ms, first = (yield from self._free_generation(turn, chunk))
+        else:
+            parts, mode, gen_ms, first = (yield from self._grounded_generation(turn, chunk, by_number))
+        text = "".join(parts)
         answer = Answer(
             answer=text, citations=[_citation(n, by_number[n]) for n in cited_numbers(text) if n in by_number],
             cache_hit=False, model=generator.model_name, adapter=generator.adapter_label(turn.adapter),
             timings=self._timings(turn, first=first if first is not None else turn.elapsed_ms(), gen=gen_ms),
             question=turn.question, standalone_question=turn.standalone,
             sources=[_citation(n, hit) for n, hit, _ in turn.passages], no_context=not turn.passages,
-            warnings=turn.warnings)
+            warnings=turn.warnings, mode=mode, disclaimer=self._disclaimer())
         self._store_cache(turn, answer)
         yield chunk(result=answer)
+
+    def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
+        n, top, _ = turn.passages[0]
+        lead = reference_for(n, top.title, top.metadata).lead(self.rag.pack.language)
+        first = turn.elapsed_ms()
+        yield chunk(answer=lead)
+        parts, mode, gen_ms = [lead], "extractive", 0.0
+        if self.settings.mode == "grounded":
+            started = time.perf_counter()
+            gate = SentenceGate([(hit.title, str(hit.metadata.get("article") or ""), hit.text)
+                                 for hit in by_number.values()], self.settings.support_threshold)
+            guidance = Guidance(reply_prefix=lead, citations=frozenset(by_number))
+            deltas = self.generator.stream(turn.messages, adapter=turn.adapter, max_new_tokens=turn.max_new_tokens,
+                                           guidance=guidance)
+            cleaner = CitationFilter(set(by_number))
+            try:
+                for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
+                    released = gate.feed(delta)
+                    if released:
+                        parts.append(released)
+                        yield chunk(answer=released)
+                    if gate.closed:
+                        break
+                else:
+                    released = gate.finish()
+                    if released:
+                        parts.append(released)
+                        yield chunk(answer=released)
+            finally:
+                deltas.close()  # stops a local generation early when a sentence failed the check
+            gen_ms = (time.perf_counter() - started) * 1000
+            if gate.text.strip():
+                mode = "generated"
+        if mode == "extractive":
+            clause = relevant_clause(turn.standalone, top.text, self.settings.clause_chars)
+            parts.append(clause)
+            yield chunk(answer=clause)
+        return parts, mode, gen_ms, first
+
+    def _free_generation(self, turn: Turn, chunk: Any) -> Iterator[dict[str, Any]]:
+        cleaner = CitationFilter(set())
+        parts: list[str] = []
+        first: float | None = None
+        started = time.perf_counter()
+        deltas = self.generator.stream(turn.messages, adapter=turn.adapter, max_new_tokens=turn.max_new_tokens)
+        for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
+            if delta:
+                first = turn.elapsed_ms() if first is None else first
+                parts.append(delta)
+                yield chunk(answer=delta)
+        return parts, "generated", (time.perf_counter() - started) * 1000, first
+
+    def _disclaimer(self) -> str:
+        return self.rag.pack.disclaimer if self.settings.disclaimer else ""
 
     def _no_context_answer(self, turn: Turn) -> Answer:
         generator = self.generator
         return Answer(answer=self.templates.no_context, model=generator.model_name,
                       adapter=generator.adapter_label(turn.adapter), question=turn.question,
-                      standalone_question=turn.standalone, no_context=True, warnings=turn.warnings)
+                      standalone_question=turn.standalone, no_context=True, warnings=turn.warnings, mode="refused")
 
     def _store_cache(self, turn: Turn, answer: Answer) -> None:
         cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None

@@ -26,6 +26,10 @@ AdapterOpt = typer.Option(None, "--adapter", help="'none' to skip the pack's PEF
 MaxTokensOpt = typer.Option(None, "--max-new-tokens", min=1, max=4096, help="Cap on generated tokens (default: the pack's, 256).")
 
 
+MODE_LABELS = {"generated": "generated answer", "extractive": "quoted from the source (extractive)",
+               "refused": "no relevant source"}
+
+
 class _WarningsToStderr(logging.Handler):
     """Library warnings (e.g. a question cut to length) as yellow lines on stderr."""
 
@@ -117,9 +121,12 @@ def ask(
             sys.stdout.flush()
         sys.stdout.write("\n")
         answer = stream.answer
+    if answer.disclaimer:
+        sys.stdout.write(f"\n{answer.disclaimer}\n")
     print_sources(answer)
     sys.stdout.flush()
     t = answer.timings
-    err.print(f"[dim]{answer.model}{' + ' + Path(answer.adapter).name if answer.adapter else ''}"
+    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)} · {answer.model}"
+              f"{' + ' + Path(answer.adapter).name if answer.adapter else ''}"
               f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
               f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")

@@ -8,6 +8,10 @@ Answers:
   choice accuracy   extracted option set == gold option set
   numeric match     |pred − gold| ≤ max(abs_tol, rel_tol·|gold|), or pred rounded to the gold's decimals == gold
   rouge_l, char_f1  character level (CJK characters, letters, digits; punctuation and spaces dropped)
+  rouge_l_words     ROUGE-L F over jieba words, as LawBench scores its generation tasks (rouge_chinese; an empty
+                    prediction counts as 无内容)
+  cites_any / cites_gold  the answer cites a given passage / a passage that satisfies a gold item
+  unsupported_mentions    statute articles the answer names that none of its sources holds
   citation precision share of cited chunks that satisfy a gold item
   faithfulness      share of answer sentences supported by the cited chunks: a sentence is supported when
                     ≥ ``threshold`` (default 0.5) of its character bigrams occur in the cited chunks' text
@@ -23,6 +27,7 @@ from collections.abc import Iterable, Sequence
 import ir_measures
 from rouge_score import rouge_scorer
 
+from domainrag.chain.grounding import char_tokens, sentence_support, unsupported_mentions
 from domainrag.evaluate.extract import decimals, extract_choice_sequence, extract_choices, extract_number
 
 FAITHFULNESS_THRESHOLD = 0.5
@@ -73,11 +78,6 @@ def first_gold_rank(hit_keys: Sequence[Iterable[str]]) -> int | None:
 
 
 # ---- answers -----------------------------------------------------------------------------------------------
-def char_tokens(text: str) -> list[str]:
-    """Character tokens: every letter, digit and CJK character (lower-cased); no spaces or punctuation."""
-    return [ch for ch in str(text).lower() if ch.isalnum()]
-
-
 class _CharTokenizer:
     """rouge-score tokenizer interface (``tokenize(text) -> list[str]``) at character level."""
 
@@ -93,6 +93,21 @@ def rouge_l(prediction: str, reference: str) -> float:
     if not char_tokens(prediction) or not char_tokens(reference):
         return 0.0
     return float(_ROUGE.score(reference, prediction)["rougeL"].fmeasure)
+
+
+def rouge_l_words(prediction: str, reference: str) -> float:
+    """LawBench's ROUGE-L: F-measure over jieba words (``rouge_chinese``); an empty prediction is 无内容."""
+    import jieba
+    from rouge_chinese import Rouge
+
+    hypothesis = " ".join(jieba.cut(prediction)) if prediction.strip() else "无内容"
+    target = " ".join(jieba.cut(reference))
+    if not hypothesis.strip() or not target.strip():
+        return 0.0
+    try:
+        return float(Rouge().get_scores([hypothesis], [target])[0]["rouge-l"]["f"])
+    except ValueError:  # a text of punctuation only
+        return 0.0
 
 
 def char_f1(prediction: str, reference: str) -> float:
@@ -142,21 +157,6 @@ def split_sentences(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[str]
     """Sentences of an answer (split after 。！？；!?; newlines, ". "), citation marks removed, short ones dropped."""
     pieces = _SENTENCE_END.split(strip_citations(text))
     return [p.strip() for p in pieces if p and len(char_tokens(p)) >= min_chars]
-
-
-def _bigrams(tokens: list[str]) -> set[tuple[str, str]]:
-    return set(zip(tokens, tokens[1:]))
-
-
-def sentence_support(sentence: str, sources: Iterable[str]) -> float:
-    """Share of the sentence's character bigrams that occur in the sources."""
-    grams = _bigrams(char_tokens(sentence))
-    if not grams:
-        return 0.0
-    pool: set[tuple[str, str]] = set()
-    for text in sources:
-        pool |= _bigrams(char_tokens(text))
-    return len(grams & pool) / len(grams)
 
 
 def faithfulness(answer: str, cited_texts: Sequence[str], threshold: float = FAITHFULNESS_THRESHOLD,

@@ -12,7 +12,8 @@ from domainrag.errors import ConfigError
 
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 RECALL_PNG, LATENCY_PNG = "recall_at_k.png", "latency.png"
-_ANSWER_MEANS = ("rouge_l", "char_f1", "citation_precision", "faithfulness")  # averaged where present
+_ANSWER_MEANS = ("rouge_l", "rouge_l_words", "char_f1", "citation_precision", "faithfulness", "cites_any",
+                 "cites_gold", "unsupported_mentions", "refused")  # averaged where present (booleans as 0/1)
 LOWER_IS_BETTER = re.compile(r"_ms(_|$)")
 
 
@@ -54,7 +55,7 @@ def aggregate(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
             answers[name] = _mean([1.0 if c else 0.0 for c in scored])
             answers[f"{name}_n"] = len(scored)
     for name in _ANSWER_MEANS:
-        values = [r["answer"][name] for r in answered if r["answer"].get(name) is not None]
+        values = [float(r["answer"][name]) for r in answered if r["answer"].get(name) is not None]
         if values:
             answers[name] = _mean(values)
             answers[f"{name}_n"] = len(values)

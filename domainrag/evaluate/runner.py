@@ -50,9 +50,16 @@ def evaluate_retrieval(rag: Any, item: EvalItem, k: int, mode: str | None) -> tu
     return result, elapsed
 
 
-def score_answer(item: EvalItem, text: str, citations: list[Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Answer metrics for one generated answer (``citations``: objects with chunk_id, title, text)."""
-    result: dict[str, Any] = {"text": text, "citations": len(citations)}
+def score_answer(item: EvalItem, text: str, citations: list[Any], ignore: tuple[str, ...] = (),
+                 sources: list[Any] | None = None, mode: str | None = None) -> dict[str, Any]:
+    """Answer metrics for one generated answer (``citations`` and ``sources``: objects with chunk_id, title,
+    section, text; ``sources`` are all passages the answer was given, ``mode`` how it was written)."""
+    result: dict[str, Any] = {"text": text, "citations": len(citations), "mode": mode}
+    refused = mode == "refused"
+    result["refused"] = refused
+    result["cites_any"] = bool(citations)
+    given = [(c.title, hit_article(c) or "", c.text) for c in (sources if sources is not None else citations)]
+    result["unsupported_mentions"] = len(metrics.unsupported_mentions(text, given))
     if item.kind == "mcq":
         result["correct"], result["predicted"] = metrics.choice_correct(text, item.choices)
     elif item.kind == "numeric" and item.number is not None:
@@ -60,9 +67,12 @@ def score_answer(item: EvalItem, text: str, citations: list[Any], ignore: tuple[
             text, item.number, item.answer, rel_tol=item.tolerance if item.tolerance is not None else 1e-4)
     elif item.answer:
         result["rouge_l"] = metrics.rouge_l(text, item.answer)
+        result["rouge_l_words"] = metrics.rouge_l_words(text, item.answer)
         result["char_f1"] = metrics.char_f1(text, item.answer)
     if item.gold:
-        result["citation_precision"] = metrics.citation_precision([item.gold.matches(c) for c in citations])
+        matched = [item.gold.matches(c) for c in citations]
+        result["citation_precision"] = metrics.citation_precision(matched)
+        result["cites_gold"] = any(matched)
     result["faithfulness"], result["supported_sentences"], result["sentences"] = metrics.faithfulness(
         text, [c.text for c in citations], ignore=ignore)
     return result
@@ -74,7 +84,8 @@ def evaluate_answer(rag: Any, item: EvalItem, ask_options: dict[str, Any] | None
     answer = rag.ask(item.ask_text, **{**(ask_options or {}), "use_cache": False})
     elapsed = (time.perf_counter() - started) * 1000
     timings = getattr(answer, "timings", None) or {}
-    result = score_answer(item, answer.answer, list(answer.citations), ignore=(rag.pack.disclaimer,))
+    result = score_answer(item, answer.answer, list(answer.citations), ignore=(rag.pack.disclaimer,),
+                          sources=list(getattr(answer, "sources", []) or []), mode=getattr(answer, "mode", None))
     result["model"], result["adapter"] = getattr(answer, "model", ""), getattr(answer, "adapter", None)
     return result, float(timings.get("total_ms") or elapsed)
 

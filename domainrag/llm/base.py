@@ -13,6 +13,19 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """How the answer chain steers a generation.
+
+    ``reply_prefix``: text the reply starts with (already shown to the user); the model continues it.
+    ``citations``: the passage numbers a citation marker may name; a local model is constrained to them while
+    decoding (``domainrag.llm.constraints``), an endpoint's markers are filtered afterwards.
+    """
+
+    reply_prefix: str = ""
+    citations: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class GenerationSettings:
     """Bounded, greedy decoding. Read from a pack's ``[generation]`` table.
 
@@ -49,12 +62,13 @@ class Generator(ABC):
 
     @abstractmethod
     def stream(self, messages: list[Message], adapter: str | None = None,
-               max_new_tokens: int | None = None) -> Iterator[str]:
-        """Yield text deltas of the reply to ``messages``."""
+               max_new_tokens: int | None = None, guidance: Guidance | None = None) -> Iterator[str]:
+        """Yield text deltas of the reply to ``messages`` (continuing ``guidance.reply_prefix`` when given)."""
 
-    def generate(self, messages: list[Message], adapter: str | None = None, max_new_tokens: int | None = None) -> str:
+    def generate(self, messages: list[Message], adapter: str | None = None, max_new_tokens: int | None = None,
+                 guidance: Guidance | None = None) -> str:
         """The whole reply to ``messages``."""
-        return "".join(self.stream(messages, adapter=adapter, max_new_tokens=max_new_tokens))
+        return "".join(self.stream(messages, adapter=adapter, max_new_tokens=max_new_tokens, guidance=guidance))
 
     def adapter_label(self, adapter: str | None) -> str | None:
         """What ``Answer.adapter`` reports for a requested adapter (None when no adapter is applied)."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from domainrag.errors import ModelError
-from domainrag.llm.base import GenerationSettings, Generator, Message
+from domainrag.llm.base import GenerationSettings, Generator, Guidance, Message
 
 NO_ADAPTER = ("none", "off", "")
 
@@ -57,8 +57,12 @@ class EndpointGenerator(Generator):
         return _EndpointErrors(self.base_url)
 
     def stream(self, messages: list[Message], adapter: str | None = None,
-               max_new_tokens: int | None = None) -> Iterator[str]:
+               max_new_tokens: int | None = None, guidance: Guidance | None = None) -> Iterator[str]:
+        """A reply prefix goes as a final assistant message (servers that continue it, as vLLM and Ollama can,
+        write on from it; others answer anew, and the chain checks what they write either way)."""
         model = self.adapter_label(adapter) or self.model_name
+        if guidance is not None and guidance.reply_prefix:
+            messages = [*messages, {"role": "assistant", "content": guidance.reply_prefix}]
         seen_choice = False
         with self._errors():
             response = self.client.chat.completions.create(

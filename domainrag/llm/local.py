@@ -19,7 +19,7 @@ from typing import Any
 
 from domainrag.dtypes import runtime_dtype
 from domainrag.errors import ModelError
-from domainrag.llm.base import GenerationSettings, Generator, Message
+from domainrag.llm.base import GenerationSettings, Generator, Guidance, Message
 from domainrag.llm.local_model import load_model, resolve_model
 
 NO_ADAPTER = ("none", "off", "")
@@ -162,13 +162,24 @@ class LocalGenerator(Generator):
 
     # ---- generation ----------------------------------------------------------------
     def stream(self, messages: list[Message], adapter: str | None = None,
-               max_new_tokens: int | None = None) -> Iterator[str]:
+               max_new_tokens: int | None = None, guidance: Guidance | None = None) -> Iterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        from domainrag.llm.constraints import CitationMarkers
 
         adapter_path = self.resolve_adapter(adapter)
         inputs = self.encode(messages)
         tokenizer = self.tokenizer
+        reply_start = inputs["input_ids"].shape[1]  # the reply prefix counts as reply: a marker may open there
+        if guidance is not None and guidance.reply_prefix:  # the reply starts with it: the model writes on
+            prefix_ids = tokenizer(guidance.reply_prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            inputs["input_ids"] = torch.cat([inputs["input_ids"], prefix_ids], dim=1)
+            if "attention_mask" in inputs:
+                inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
+        processors = LogitsProcessorList()
+        if guidance is not None and guidance.citations:
+            processors.append(CitationMarkers(tokenizer, set(guidance.citations), reply_start))
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=self.settings.timeout_s)
         cancelled = threading.Event()
@@ -181,7 +192,8 @@ class LocalGenerator(Generator):
         kwargs = dict(**inputs, streamer=streamer, do_sample=False,
                       max_new_tokens=int(max_new_tokens or self.settings.max_new_tokens),
                       repetition_penalty=self.settings.repetition_penalty,
-                      pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([_Cancel()]))
+                      pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([_Cancel()]),
+                      logits_processor=processors)
 
         prefix = self.system_prefix(messages, inputs["input_ids"])
 

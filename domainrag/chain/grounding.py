@@ -1,0 +1,202 @@
+"""Grounding: what an answer may say about its sources, and the extractive answer when the model says nothing usable.
+
+* ``sentence_support``: the share of a sentence's character bigrams found in the passages (the faithfulness
+  test used by ``domainrag eval`` too).
+* ``unsupported_mentions``: statute references in an answer ("《刑法》第二百六十九条", "第十条") that no cited
+  passage holds. An answer never shows one.
+* ``Reference`` / ``extractive_answer``: how an answer names a passage ("根据《刑法》第二百六十四条的规定[1]，")
+  and the passage's clause that best answers the question.
+* ``SentenceGate``: checks a streamed generation sentence by sentence; a sentence is shown only when the
+  passages support it and everything it names is among its sources.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from domainrag.numerals import ARTICLE
+
+SUPPORT_THRESHOLD = 0.6  # share of a generated sentence's character bigrams that must occur in the passages
+MIN_SENTENCE_CHARS = 4
+_STATE_NAME = re.compile(r"^中华人民共和国(?=\S)")
+_TITLE_DATE = re.compile(r"[（(][^（）()]*\d{4}[^（）()]*[）)]\s*$")
+_LABEL = re.compile(rf"^\s*{ARTICLE.pattern}(?:（续\d+）)?[\s\u3000]*")
+_CLAUSE_END = re.compile(r"(?<=[。！？!?；;\n])")
+_SENTENCE_END = "。！？!?；;\n"
+_MARKER = re.compile(r"[\[【［]\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*[\]】］]")
+
+
+# ---- support -----------------------------------------------------------------------------------------------
+def char_tokens(text: str) -> list[str]:
+    """Character tokens: every letter, digit and CJK character (lower-cased); no spaces or punctuation."""
+    return [ch for ch in str(text).lower() if ch.isalnum()]
+
+
+def _bigrams(tokens: list[str]) -> set[tuple[str, str]]:
+    return set(zip(tokens, tokens[1:]))
+
+
+def sentence_support(sentence: str, sources: Iterable[str]) -> float:
+    """Share of the sentence's character bigrams that occur in the sources (citation markers ignored)."""
+    grams = _bigrams(char_tokens(_MARKER.sub("", sentence)))
+    if not grams:
+        return 0.0
+    pool: set[tuple[str, str]] = set()
+    for text in sources:
+        pool |= _bigrams(char_tokens(text))
+    return len(grams & pool) / len(grams)
+
+
+# ---- statute references --------------------------------------------------------------------------------------
+def short_title(title: str) -> str:
+    """A document title as answers name it: 中华人民共和国刑法 → 刑法, 公司法(2018-10-26) → 公司法."""
+    return _STATE_NAME.sub("", _TITLE_DATE.sub("", title.strip())).strip()
+
+
+def article_key(label: str) -> str | None:
+    from domainrag.evaluate.lawref import article_key as parse
+
+    return parse(label)
+
+
+def unsupported_mentions(text: str, cited: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Article references in ``text`` that no cited passage holds.
+
+    ``cited``: (title, article label, text) of each cited passage. A reference is supported when its article is a
+    cited passage's own article (and the law it names, if any, is that passage's law), or when the cited text
+    itself contains it (a clause that refers to 本法第十条 may be quoted).
+    """
+    from domainrag.evaluate.lawref import clean_law_candidate, normalize_law_name
+
+    own = {(normalize_law_name(title), article_key(label)) for title, label, _ in cited if label}
+    own_articles = {key for _, key in own}
+    bodies = [body for _, _, body in cited]
+    titles = [title for title, _, _ in cited]
+    unsupported = []
+    for match in ARTICLE.finditer(text):
+        key = article_key(match.group(0))
+        if key is None:
+            continue
+        law = clean_law_candidate(text[max(0, match.start() - 40):match.start()], titles)
+        quoted = any(match.group(0) in body for body in bodies)
+        if law:
+            ok = (normalize_law_name(law), key) in own or any(
+                normalize_law_name(law) == normalize_law_name(t) and quoted for t in titles)
+        else:
+            ok = key in own_articles or quoted
+        if not ok:
+            unsupported.append(text[max(0, match.start() - 12):match.end()].strip())
+    return unsupported
+
+
+@dataclass(frozen=True)
+class Reference:
+    """How an answer names passage ``n``: its short title and, for a statute article, the article label."""
+
+    n: int
+    title: str
+    article: str = ""
+
+    def lead(self, language: str = "zh") -> str:
+        """``根据《刑法》第二百六十四条的规定[1]，`` / ``According to [1] Title, ``."""
+        if language.startswith("zh"):
+            name = f"《{self.title}》" if self.title else "资料"
+            return f"根据{name}{self.article}的规定[{self.n}]，"
+        return f"According to {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}], "
+
+
+def reference_for(n: int, title: str, metadata: dict) -> Reference:
+    return Reference(n=n, title=short_title(title), article=str(metadata.get("article") or ""))
+
+
+# ---- extractive answers --------------------------------------------------------------------------------------
+def clauses(text: str) -> list[str]:
+    """A passage's sentences, without its leading article label (第N条, 第N条（续1）)."""
+    body = _LABEL.sub("", text, count=1)
+    return [piece.strip() for piece in _CLAUSE_END.split(body) if piece.strip()]
+
+
+def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
+    """The part of ``text`` that answers ``question``: the whole body when short, else the best-scoring run of
+    consecutive sentences (keyword relevance per character kept) within ``max_chars``."""
+    from domainrag.chain.relevance import RelevanceScorer
+
+    parts = clauses(text)
+    body = "".join(parts)
+    if len(body) <= max_chars or len(parts) <= 1:
+        return body if len(body) <= 2 * max_chars else body[:2 * max_chars].rstrip() + "…"
+    scorer = RelevanceScorer(question)
+    best, best_score = parts[0], -1.0
+    for start in range(len(parts)):
+        for end in range(start + 1, len(parts) + 1):
+            run = "".join(parts[start:end])
+            if len(run) > max_chars and end > start + 1:
+                break
+            score = scorer.score(run)
+            if score > best_score + 1e-9:
+                best, best_score = run, score
+    return best
+
+
+def extractive_answer(question: str, reference: Reference, text: str, language: str = "zh",
+                      max_chars: int = 160) -> str:
+    """The lead naming the passage, then its clause that answers the question."""
+    clause = relevant_clause(question, text, max_chars)
+    return reference.lead(language) + clause
+
+
+# ---- checking a streamed generation --------------------------------------------------------------------------
+class SentenceGate:
+    """Releases a generated text sentence by sentence, each only when grounded.
+
+    A sentence passes when ``sentence_support`` against the given passages reaches ``threshold`` and it names no
+    article absent from them. The first sentence that fails closes the gate: it and everything after it is
+    dropped. ``feed`` returns the text now released; ``finish`` the last (unterminated) sentence if it passes.
+    """
+
+    def __init__(self, passages: Sequence[tuple[str, str, str]], threshold: float = SUPPORT_THRESHOLD) -> None:
+        self.passages = list(passages)
+        self.threshold = threshold
+        self.closed = False
+        self.accepted: list[str] = []
+        self.rejected = ""
+        self._pending = ""
+
+    def _check(self, sentence: str) -> bool:
+        if len(char_tokens(_MARKER.sub("", sentence))) < MIN_SENTENCE_CHARS:
+            return not _MARKER.sub("", sentence).strip() or bool(self.accepted)  # punctuation or a short tail
+        if sentence_support(sentence, [body for _, _, body in self.passages]) < self.threshold:
+            return False
+        return not unsupported_mentions(sentence, self.passages)
+
+    def _release(self, sentence: str) -> str:
+        if self.closed:
+            return ""
+        if self._check(sentence):
+            self.accepted.append(sentence)
+            return sentence
+        self.closed, self.rejected = True, sentence
+        return ""
+
+    def feed(self, delta: str) -> str:
+        if self.closed:
+            return ""
+        self._pending += delta
+        released = []
+        while not self.closed:
+            cut = next((i for i, ch in enumerate(self._pending) if ch in _SENTENCE_END), -1)
+            if cut < 0:
+                break
+            sentence, self._pending = self._pending[:cut + 1], self._pending[cut + 1:]
+            released.append(self._release(sentence))
+        return "".join(released)
+
+    def finish(self) -> str:
+        rest, self._pending = self._pending, ""
+        return self._release(rest) if rest.strip() else ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.accepted)

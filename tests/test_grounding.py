@@ -1,0 +1,80 @@
+"""Grounding rules: article mentions, the sentence gate, the extractive clause and constrained citation markers."""
+
+from __future__ import annotations
+
+import pytest
+
+from domainrag.chain.grounding import (Reference, SentenceGate, clauses, relevant_clause, sentence_support,
+                                       short_title, unsupported_mentions)
+from domainrag.llm.constraints import marker_prefix_ok
+
+THEFT_ARTICLE = ("第二百六十四条 盗窃公私财物，数额较大的，或者多次盗窃、入户盗窃、携带凶器盗窃、扒窃的，处三年以下有期徒刑、"
+                 "拘役或者管制，并处或者单处罚金；数额巨大或者有其他严重情节的，处三年以上十年以下有期徒刑，并处罚金；"
+                 "数额特别巨大或者有其他特别严重情节的，处十年以上有期徒刑或者无期徒刑，并处罚金或者没收财产。")
+ROBBERY_ARTICLE = ("第二百六十七条 抢夺公私财物，数额较大的，或者多次抢夺的，处三年以下有期徒刑、拘役或者管制，并处或者单处罚金。\n"
+                   "携带凶器抢夺的，依照本法第二百六十三条的规定定罪处罚。")
+PASSAGES = [("中华人民共和国刑法", "第二百六十四条", THEFT_ARTICLE), ("中华人民共和国刑法", "第二百六十七条", ROBBERY_ARTICLE)]
+
+
+def test_titles_are_named_as_answers_name_them() -> None:
+    assert short_title("中华人民共和国刑法") == "刑法"
+    assert short_title("公司法(2018-10-26)") == "公司法"
+    assert Reference(1, "刑法", "第二百六十四条").lead() == "根据《刑法》第二百六十四条的规定[1]，"
+    assert Reference(2, "Guide").lead("en") == "According to Guide [2], "
+
+
+def test_an_article_is_supported_only_by_a_source_that_holds_it() -> None:
+    assert unsupported_mentions("根据《刑法》第二百六十四条，盗窃……", PASSAGES) == []
+    assert unsupported_mentions("依照第264条处罚", PASSAGES) == []  # Arabic numerals name the same article
+    assert unsupported_mentions("依照本法第二百六十三条的规定定罪处罚", PASSAGES) == []  # quoted from a source
+    assert unsupported_mentions("《刑法》第二百六十九条规定……", PASSAGES) == ["《刑法》第二百六十九条"]
+    assert unsupported_mentions("根据《公司法》第二百六十四条", PASSAGES)  # right number, wrong law
+    assert unsupported_mentions("第十八条", PASSAGES) == ["第十八条"]
+
+
+def test_the_gate_shows_supported_sentences_and_stops_at_the_first_that_is_not() -> None:
+    gate = SentenceGate(PASSAGES)
+    shown = "".join(gate.feed(piece) for piece in ["盗窃公私财物，数额较大的，处三年以下有期", "徒刑[1]。另外，", "被告人应当赔偿精神损失。",
+                                                    "数额巨大的，处三年以上十年以下有期徒刑。"])
+    shown += gate.finish()
+    assert shown == "盗窃公私财物，数额较大的，处三年以下有期徒刑[1]。"
+    assert gate.closed and gate.rejected == "另外，被告人应当赔偿精神损失。"
+    mention = SentenceGate(PASSAGES)
+    assert mention.feed("盗窃公私财物的，依照《刑法》第二百六十九条处罚。") == "" and mention.closed
+    assert sentence_support("盗窃公私财物[1]", [THEFT_ARTICLE]) == 1.0  # markers are not text
+
+
+def test_the_relevant_clause_is_the_part_that_answers() -> None:
+    assert clauses(ROBBERY_ARTICLE)[0].startswith("抢夺公私财物")  # the article label is dropped
+    short = relevant_clause("抢夺财物怎么处罚？", ROBBERY_ARTICLE, max_chars=200)
+    assert short == "".join(clauses(ROBBERY_ARTICLE))  # short enough: all of it
+    cut = relevant_clause("携带凶器抢夺的怎么定罪？", ROBBERY_ARTICLE, max_chars=40)
+    assert cut == "携带凶器抢夺的，依照本法第二百六十三条的规定定罪处罚。"
+
+
+@pytest.mark.parametrize("body, ok", [("", True), ("1", True), ("1]", True), ("2", True), ("1, 2]", True),
+                                      ("1、", True), ("3", False), ("9]", False), ("1, 3", False), ("]", False),
+                                      ("1,]", False), ("x", False), ("1]]", False)])
+def test_marker_prefixes(body: str, ok: bool) -> None:
+    assert marker_prefix_ok(body, {1, 2}, "]") is ok
+
+
+@pytest.mark.slow
+def test_a_local_model_cannot_write_a_marker_for_a_passage_it_was_not_given() -> None:
+    from domainrag.chain.citations import MARKER
+    from domainrag.llm.base import Guidance
+    from domainrag.llm.local import LocalGenerator
+
+    generator = LocalGenerator()
+    messages = [{"role": "user", "content": "Sources: [7] Apples are red. [8] Pears are green. "
+                                            "Which source says pears are green? Cite it as [n]."}]
+    opened = "Pears are green ["  # the reply already opened a marker: the model must write a number
+
+    def numbers(text: str) -> set[int]:
+        return {int(n) for body in MARKER.findall(opened + text) for n in body.replace("，", ",").split(",")}
+
+    free = generator.generate(messages, adapter="none", max_new_tokens=12, guidance=Guidance(reply_prefix=opened))
+    assert numbers(free) - {1, 2}  # unconstrained, it names a passage it was not given
+    constrained = generator.generate(messages, adapter="none", max_new_tokens=12,
+                                     guidance=Guidance(reply_prefix=opened, citations=frozenset({1, 2})))
+    assert numbers(constrained) and numbers(constrained) <= {1, 2}
