@@ -61,8 +61,8 @@ class Results:
             self.hung += status == "hung"
 
 
-def request(client: Any, url: str, kind: str, n: int, args: argparse.Namespace) -> str:
-    """One request of ``kind``; returns its status code as text, "left" or "hung"."""
+def request(client: Any, url: str, kind: str, n: int, args: argparse.Namespace) -> tuple[str, float]:
+    """One request of ``kind``: (its status code as text, "left" or "hung"; the Retry-After of a 429 in s)."""
     import httpx
 
     messages = [{"role": "user", "content": QUESTION if kind == "cached" else FRESH[n % len(FRESH)]}]
@@ -75,13 +75,15 @@ def request(client: Any, url: str, kind: str, n: int, args: argparse.Namespace) 
             with client.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}) as response:
                 for _ in response.iter_lines():
                     pass
-                return str(response.status_code)
-        timeout = args.leave_after if kind == "leaves" else args.timeout
-        return str(client.post(f"{url}/v1/chat/completions", json=body, timeout=timeout).status_code)
+        else:
+            timeout = args.leave_after if kind == "leaves" else args.timeout
+            response = client.post(f"{url}/v1/chat/completions", json=body, timeout=timeout)
     except httpx.TimeoutException:
-        return "left" if kind == "leaves" else "hung"
+        return ("left" if kind == "leaves" else "hung"), 0.0
     except httpx.TransportError as exc:
-        return f"error:{type(exc).__name__}"
+        return f"error:{type(exc).__name__}", 0.0
+    retry = response.headers.get("Retry-After", "0") if response.status_code == 429 else "0"
+    return str(response.status_code), float(retry) if retry.isdigit() else 1.0
 
 
 def client_loop(url: str, args: argparse.Namespace, deadline: float, results: Results, offset: int) -> None:
@@ -94,7 +96,9 @@ def client_loop(url: str, args: argparse.Namespace, deadline: float, results: Re
                 return
             kind = KINDS[(n + offset) % len(KINDS)]
             started = time.monotonic()
-            results.add(kind, request(client, url, kind, n, args), time.monotonic() - started)
+            status, retry_after = request(client, url, kind, n, args)
+            results.add(kind, status, time.monotonic() - started)
+            time.sleep(max(0.0, min(retry_after, args.max_backoff, deadline - time.monotonic())))  # as clients do
 
 
 def health_loop(url: str, deadline: float, every_s: float, out: list[float]) -> None:
@@ -121,6 +125,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=60.0, help="a request with no reply by then counts as hung")
     parser.add_argument("--leave-after", type=float, default=1.0, help="when the leaving client hangs up (s)")
+    parser.add_argument("--max-backoff", type=float, default=5.0, help="longest wait on a 429's Retry-After (s)")
     parser.add_argument("--max-requests", type=int, default=10_000, help="per client, whatever the time left")
     args = parser.parse_args()
     url = loopback_url(args.url)

@@ -183,7 +183,7 @@ def create_app(rag: Any, settings: ServeSettings | None = None) -> Any:
         adapter = registry.adapter(target, body.adapter)
         options = {"use_cache": body.use_cache is not False, "k": body.k, "adapter": adapter,
                    "max_new_tokens": _max_new_tokens(body.requested_tokens, target, settings.max_tokens_limit)}
-        label = body.adapter if adapter not in (None, "none") else target.pack.name if adapter is None else None
+        label = target.pack.name if adapter is None else None if adapter == "none" else body.adapter  # as a pack name
         completion_id, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), target.pack.name
 
         def produce() -> Iterator[Any]:

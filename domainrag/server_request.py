@@ -93,7 +93,8 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, str | Non
 
 
 def install_error_handlers(app: Any) -> None:
-    """Every client error (validation, bad JSON, unknown route, wrong method) as a 4xx in OpenAI's shape."""
+    """Every client error (validation, bad JSON, unknown route, wrong method) as a 4xx in OpenAI's shape;
+    an unexpected failure as a 500 in the same shape."""
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
 
@@ -105,6 +106,10 @@ def install_error_handlers(app: Any) -> None:
     @app.exception_handler(HTTPException)
     async def on_http(request: Any, exc: HTTPException) -> Any:
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Any, exc: Exception) -> Any:
+        return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
     @app.exception_handler(RequestError)
     async def on_request_error(request: Any, exc: RequestError) -> Any:
