@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from domainrag.errors import DomainRAGError
 from domainrag.server_limits import BodyLimit, GenerationQueue, ServeSettings, ThreadedIterator
@@ -176,19 +177,26 @@ def create_app(rag: Any, settings: ServeSettings | None = None) -> Any:
             data.append({"id": name, "object": "model", "created": 0, "owned_by": "domainrag", "description": description})
         return {"object": "list", "data": data}
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(body: ChatRequest, request: Request) -> Any:
+    def prepare(body: ChatRequest) -> tuple[Any, dict[str, Any], str | None]:
+        """(the pack's DomainRAG, its stream() arguments, the adapter's pack name). May load a pack or ask an
+        endpoint for its model, so it runs in a worker thread."""
         target = registry.get(body.model)
         question, history = split_messages(body.messages)
         adapter = registry.adapter(target, body.adapter)
-        options = {"use_cache": body.use_cache is not False, "k": body.k, "adapter": adapter,
+        options = {"question": question, "history": history, "use_cache": body.use_cache is not False, "k": body.k,
+                   "adapter": adapter,
                    "max_new_tokens": _max_new_tokens(body.requested_tokens, target, settings.max_tokens_limit)}
-        label = target.pack.name if adapter is None else None if adapter == "none" else body.adapter  # as a pack name
+        label = target.pack.name if adapter is None else None if adapter == "none" else body.adapter
+        return target, options, label
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatRequest, request: Request) -> Any:
+        target, options, label = await run_in_threadpool(prepare, body)
         completion_id, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), target.pack.name
 
         def produce() -> Iterator[Any]:
             """The answer's text deltas, then the final ``Answer`` (runs in the worker thread)."""
-            stream = target.stream(question, history, **options)
+            stream = target.stream(**options)
             yield from stream
             yield stream.answer
 
