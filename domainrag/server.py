@@ -101,7 +101,7 @@ class PackRegistry:
         """The error's message with server paths (store files, pack folders, home) replaced by labels."""
         message = str(exc)
         for rag in list(self.rags.values()):
-            message = message.replace(str(rag.uri), f"the {rag.kb!r} store").replace(str(rag.pack.path), rag.pack.name)
+            message = message.replace(str(rag.uri), "this server").replace(str(rag.pack.path), rag.pack.name)
         return message.replace(os.path.expanduser("~"), "~")
 
 

@@ -229,7 +229,8 @@ def test_answers_show_no_server_paths_nor_other_clients_questions(law_rag: Domai
     assert details["cache_hit"] is False and details["standalone_question"] == THEFT and "total_ms" in details["timings"]
     with TestClient(fake_app(law_rag, kb="not_ingested")) as http:
         missing = http.post("/v1/chat/completions", json=body)
-    assert missing.status_code == 400 and "not_ingested" in missing.json()["error"]["message"]
+    assert missing.status_code == 400
+    assert "knowledge base 'not_ingested' does not exist at this server" in missing.json()["error"]["message"]
     assert law_rag.uri not in missing.text and str(Path.home()) not in missing.text
 
 

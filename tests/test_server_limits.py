@@ -1,6 +1,6 @@
 """``domainrag serve`` on the wire, with a real uvicorn on loopback: a client that leaves stops its generation,
-a bounded queue answers 429 with Retry-After instead of making everyone wait, a body-size limit, and
-connections that never finish their request head get closed."""
+a bounded queue answers 429 with Retry-After instead of making everyone wait, a body-size limit, connections
+that never finish their request head get closed and an oversized head is refused."""
 
 from __future__ import annotations
 
@@ -91,5 +91,9 @@ def test_connections_that_never_finish_their_head_are_closed(law_rag: DomainRAG)
         assert all(sock.recv(1024) == b"" for sock in slow)  # closed by the server
         assert time.monotonic() - started < 4
         assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # a head growing past max_header_kb
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 40_000)
+            sock.settimeout(5)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 400")
         for sock in slow:
             sock.close()
