@@ -24,7 +24,10 @@ def serve_app(app: Any, start_timeout: float = 30.0,
     import uvicorn
 
     port = free_port()
-    config = (make_config or (lambda a, h, p: uvicorn.Config(a, host=h, port=p, log_level="warning")))(app, "127.0.0.1", port)
+    if make_config is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    else:
+        config = make_config(app, "127.0.0.1", port)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
