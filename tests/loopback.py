@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,12 +17,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: Any, start_timeout: float = 30.0) -> Iterator[str]:
-    """Yields ``http://127.0.0.1:PORT`` once the server accepts requests; stops it on exit."""
+def serve_app(app: Any, start_timeout: float = 30.0,
+              make_config: Callable[[Any, str, int], Any] | None = None) -> Iterator[str]:
+    """Yields ``http://127.0.0.1:PORT`` once the server accepts requests; stops it on exit.
+    ``make_config(app, host, port)`` builds the ``uvicorn.Config`` (default: uvicorn's own settings)."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    if make_config is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    else:
+        config = make_config(app, "127.0.0.1", port)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + start_timeout
