@@ -11,6 +11,7 @@ from pathlib import Path
 
 from domainrag.ingestion.documents import Document, LoadError
 from domainrag.ingestion.encoding import decode_bytes
+from domainrag.ingestion.html_text import html_to_text
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
@@ -40,18 +41,9 @@ def load_text(path: Path) -> Document:
 
 
 def load_html(path: Path) -> Document:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(_read_text(path), "html.parser")
-    for tag in soup(["script", "style", "noscript", "nav", "footer"]):
-        tag.decompose()
-    for level in range(1, 7):  # keep heading structure for the splitter
-        for heading in soup.find_all(f"h{level}"):
-            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
-    for block in soup.find_all(["p", "li", "tr", "div", "br"]):
-        block.insert_after("\n")
-    text = re.sub(r"\n{3,}", "\n\n", soup.get_text())
-    title = soup.title.get_text(strip=True) if soup.title else _title_from_markdown(text, path)
+    text, title = html_to_text(_read_text(path))
+    if title is None:
+        title = _title_from_markdown(text, path)
     return Document(source=str(path), title=title or path.stem, text=text)
 
 

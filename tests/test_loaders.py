@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,26 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "big.txt", b"a" * 2048)
     with pytest.raises(LoadError, match="too large"):
         load_file(path, max_bytes=1024)
+
+
+@pytest.mark.timeout(120)
+def test_html_with_many_or_deeply_nested_blocks_loads_in_linear_time(tmp_path: Path) -> None:
+    flat = _write(tmp_path, "flat.html", ("<html><body>" + "".join(f"<p>para {i}</p>" for i in range(40000))
+                                          + "</body></html>").encode())
+    deep = _write(tmp_path, "deep.html", ("<div>" * 100000 + "<h2>Bottom</h2>deep text" + "</div>" * 100000).encode())
+    started = time.perf_counter()
+    flat_doc = load_file(flat)
+    deep_doc = load_file(deep)
+    assert time.perf_counter() - started < 10
+    assert flat_doc.text.startswith("para 0\npara 1\n") and flat_doc.text.endswith("para 39999\n")
+    assert deep_doc.text == "\n\n## Bottom\n\ndeep text\n\n"
+
+
+def test_html_block_and_whitespace_layout(tmp_path: Path) -> None:
+    """Blocks end with a newline, layout whitespace collapses, <pre> keeps its own (as BeautifulSoup's tree did)."""
+    html = ("<html>\n  <head>\n    <title> Rates &amp; fees </title>\n  </head>\n  <body>\n"
+            "    <nav><p>Home</p></nav>\n    <h1>Fees <b>2024</b></h1>\n    <ul><li>one<li>two</ul>\n"
+            "    <pre>  keep\n  this</pre><table><tr><td>a<td>b</table>line<br>break\n  </body>\n</html>")
+    doc = load_file(_write(tmp_path, "fees.html", html.encode()))
+    assert doc.title == "Rates & fees"
+    assert doc.text == "\n\n Rates & fees \n\n# Fees 2024\n\nonetwo\n\n  keep\n  thisab\nline\nbreak\n  \n"
