@@ -6,9 +6,12 @@ import csv
 import io
 import json
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from domainrag.ingestion.archives import ZIP_FORMATS, check_zip
 from domainrag.ingestion.documents import Document, LoadError
 from domainrag.ingestion.encoding import decode_bytes
 from domainrag.ingestion.html_text import html_to_text
@@ -73,8 +76,10 @@ def load_docx(path: Path) -> Document:
 
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise LoadError(f"corrupt .docx ({type(exc).__name__})") from None
+    except zlib.error as exc:
+        raise LoadError(f"corrupt .docx (damaged compressed data: {exc})") from None
     lines: list[str] = []
     for paragraph in document.paragraphs:
         style = (paragraph.style.name or "") if paragraph.style is not None else ""
@@ -172,6 +177,8 @@ def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     if size > max_bytes:
         raise LoadError(f"file too large ({size // 2**20} MiB > {max_bytes // 2**20} MiB); split it or raise --max-file-mb")
     try:
+        if path.suffix.lower() in ZIP_FORMATS:
+            check_zip(path)
         document = loader(path)
     except PermissionError:
         raise LoadError("permission denied: make the file readable (chmod +r)") from None
