@@ -142,6 +142,9 @@ def load_jsonl(path: Path) -> Document:
         except json.JSONDecodeError as exc:
             doc.warnings.append(f"line {number}: invalid JSON ({exc.msg}); line skipped")
             continue
+        except RecursionError:
+            doc.warnings.append(f"line {number}: JSON nested too deeply to read; line skipped")
+            continue
         text = _record_text(obj) if isinstance(obj, dict) else str(obj)
         if isinstance(obj, dict) and isinstance(obj.get("title"), str):
             text = f"{obj['title']}\n{text}"

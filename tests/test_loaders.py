@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import struct
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,8 @@ from domainrag.ingestion import LoadError, load_file
 from domainrag.ingestion.archives import check_zip
 from domainrag.ingestion.splitters import split_document
 from domainrag.ingestion.encoding import decode_bytes
+
+from docx_files import damaged, docx_with_body
 
 ZH = "第一条 为了规范农民专业合作社的组织和行为，制定本法。\n第二条 本法所称农民专业合作社，是指在农村家庭承包经营基础上设立的互助性经济组织。"
 ZH_TRAD = "第一條 為了規範農民專業合作社的組織和行為，鼓勵、支持、引導農民專業合作社的發展，制定本法。"
@@ -62,32 +61,10 @@ def test_docx_headings_and_tables(tmp_path: Path) -> None:
     assert "# Deposit insurance" in doc.text and "limit | 500000" in doc.text
 
 
-def _docx_with_body(paragraph: bytes, repeat: int) -> bytes:
-    """A real python-docx document whose word/document.xml holds ``paragraph`` ``repeat`` times (deflated)."""
-    import docx
-
-    template = io.BytesIO()
-    docx.Document().save(template)
-    out = io.BytesIO()
-    with zipfile.ZipFile(template) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            if item.filename != "word/document.xml":
-                target.writestr(item, source.read(item))
-                continue
-            head, tail = source.read(item).split(b"<w:body>", 1)
-            with target.open("word/document.xml", "w", force_zip64=True) as stream:
-                stream.write(head + b"<w:body>")
-                block = paragraph * 1000
-                for _ in range(repeat // 1000):
-                    stream.write(block)
-                stream.write(tail)
-    return out.getvalue()
-
-
 @pytest.mark.timeout(60)
 def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
     paragraph = b"<w:p><w:r><w:t>all work and no play makes a dull document</w:t></w:r></w:p>"
-    bomb = _write(tmp_path, "bomb.docx", _docx_with_body(paragraph, 400_000))  # ~32 MB of XML in ~100 KB
+    bomb = _write(tmp_path, "bomb.docx", docx_with_body(paragraph, 400_000))  # ~32 MB of XML in ~100 KB
     assert bomb.stat().st_size < 200_000
     started = time.perf_counter()
     with pytest.raises(LoadError, match=r"zip bomb guard: word/document.xml expands \d+x .* over the 100x limit"):
@@ -95,19 +72,14 @@ def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 2
     with pytest.raises(LoadError, match=r"the .docx expands to \d+ MiB, over the 1 MiB limit on unzipped size"):
         check_zip(bomb, max_unzipped_bytes=2**20)
-    normal = _write(tmp_path, "normal.docx", _docx_with_body(paragraph, 1000))
+    normal = _write(tmp_path, "normal.docx", docx_with_body(paragraph, 1000))
     assert "all work and no play" in load_file(normal).text
 
 
 def test_docx_with_damaged_compressed_data_is_a_load_error(tmp_path: Path) -> None:
-    data = bytearray(_docx_with_body(b"<w:p><w:r><w:t>hello world</w:t></w:r></w:p>", 2000))
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        member = archive.getinfo("word/document.xml")
-    name_length, extra_length = struct.unpack("<HH", data[member.header_offset + 26:member.header_offset + 30])
-    start = member.header_offset + 30 + name_length + extra_length  # first byte of the deflated stream
-    data[start + 5:start + 13] = bytes(b ^ 0xFF for b in data[start + 5:start + 13])
+    data = damaged(docx_with_body(b"<w:p><w:r><w:t>hello world</w:t></w:r></w:p>", 2000), "word/document.xml")
     with pytest.raises(LoadError, match="corrupt .docx"):
-        load_file(_write(tmp_path, "damaged.docx", bytes(data)))
+        load_file(_write(tmp_path, "damaged.docx", data))
 
 
 def _minimal_pdf(text: str) -> bytes:
