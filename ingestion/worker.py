@@ -80,6 +80,7 @@ class FileParser:
         self.memory_bytes = memory_bytes
         self.process: subprocess.Popen[bytes] | None = None
         self.deadline: float | None = None
+        self.busy = False  # a file was sent and its result not read yet
 
     def __enter__(self) -> FileParser:
         return self
@@ -112,11 +113,13 @@ class FileParser:
                 if attempt == 2:
                     raise
         self.deadline = time.monotonic() + self.timeout_s if self.timeout_s > 0 else None
+        self.busy = True
 
     def result(self) -> Parsed:
         """The outcome of the file last submitted; a worker over its limits is killed and replaced later."""
         process = self.process
         assert process is not None and process.stdout is not None
+        self.busy = False
         remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
         ready, _, _ = select.select([process.stdout], [], [], remaining)
         if not ready:
@@ -132,7 +135,10 @@ class FileParser:
                           else f"the parser process stopped (exit status {code}) on this file")
 
     def close(self) -> None:
-        """Stop the worker (it exits when its input closes)."""
+        """Stop the worker: an idle one exits when its input closes, a busy one is killed."""
+        if self.busy:
+            self._stop()
+            return
         process, self.process = self.process, None
         if process is None:
             return
@@ -153,7 +159,7 @@ class FileParser:
 
     def _stop(self) -> int:
         """Kill the worker; its exit status."""
-        process, self.process = self.process, None
+        process, self.process, self.busy = self.process, None, False
         if process is None:
             return 0
         process.kill()
@@ -193,6 +199,7 @@ def serve(requests: BinaryIO, answers: BinaryIO, memory_bytes: int) -> None:
 def main() -> None:
     memory_bytes = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     _limit_memory(memory_bytes)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the answers
     serve(sys.stdin.buffer, answers, memory_bytes)

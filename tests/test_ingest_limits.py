@@ -10,6 +10,7 @@ import pytest
 
 from domainrag import DomainRAG
 from domainrag.ingestion.scan import scan
+from domainrag.ingestion.worker import FileParser, ParseRequest
 
 GOOD = "# Deposit Insurance\n\nDeposits held by a member bank are insured up to 500,000 yuan per depositor.\n"
 SECRET = "API_KEY=sk-live-0123456789abcdef\n"
@@ -51,6 +52,27 @@ def test_a_file_over_the_time_limit_is_skipped_and_the_batch_goes_on(tmp_path: P
                                                                 "raise it with --file-timeout"}]
     assert summary.ingested == 2 and summary.exit_code == 1
     assert set(rag.store.manifest("limits_timeout")) == {str(folder / "a-insurance.md"), str(folder / "c-claims.md")}
+
+
+@pytest.mark.timeout(120)
+def test_one_worker_serves_a_batch_and_a_file_over_the_memory_limit_is_skipped(tmp_path: Path) -> None:
+    small = [tmp_path / f"note-{i}.md" for i in range(3)]
+    for number, path in enumerate(small):
+        path.write_text(f"# Note {number}\n\nDeposits are insured.\n", encoding="utf-8")
+    records = tmp_path / "records.jsonl"  # 32 MB: 400k records need well over 512 MiB as chunks
+    records.write_text("".join(f'{{"id": {i}, "text": "Deposits are insured up to {i} yuan per depositor."}}\n'
+                               for i in range(400_000)), encoding="utf-8")
+    with FileParser(timeout_s=60, memory_bytes=512 * 2**20) as parser:
+        parser.submit(ParseRequest(str(small[0])))
+        assert parser.result().chunks is not None
+        worker = parser.process
+        assert [len(p.chunks or []) for p in parser.parse_all([ParseRequest(str(p)) for p in small[1:]])] == [1, 1]
+        assert parser.process is worker and worker is not None and worker.poll() is None  # reused, still running
+        parsed = list(parser.parse_all([ParseRequest(str(records)), ParseRequest(str(small[0]))]))
+    assert parsed[0].chunks is None and parsed[0].reason == ("parsing needed more than the 512 MiB per-file memory "
+                                                             "limit; raise it with --file-memory-mb")
+    assert parsed[1].chunks is not None and parsed[1].chunks[0].title == "Note 0"
+    assert worker.poll() is not None  # stopped on close
 
 
 def test_links_leaving_the_folder_are_skipped_with_the_reason(linked_folder: Path, domainrag_home: Path) -> None:
