@@ -79,17 +79,27 @@ class DomainRAG:
 
     # ---- operations ------------------------------------------------------------
     def ingest(self, paths: str | Path | list[str | Path], progress: bool = False, prune: bool = True,
-               max_file_bytes: int | None = None, batch_size: int = 256) -> Any:
-        """Ingest files or folders; returns an ``IngestSummary``."""
+               max_file_bytes: int | None = None, batch_size: int = 256, follow_links: bool = False,
+               file_timeout_s: float | None = None, file_memory_bytes: int | None = None) -> Any:
+        """Ingest files or folders; returns an ``IngestSummary``.
+
+        ``follow_links`` ingests symbolic links that leave the folders given; each file is parsed within
+        ``file_timeout_s`` seconds and ``file_memory_bytes`` (defaults 60 s and 2 GiB, 0 for no limit).
+        """
         from domainrag.ingestion.pipeline import IngestOptions, IngestPipeline
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
         settings = self.pack.retrieval
         options = IngestOptions(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
-                                splitter=settings.splitter, prune=prune, progress=progress, batch_size=batch_size)
+                                splitter=settings.splitter, prune=prune, progress=progress, batch_size=batch_size,
+                                follow_links=follow_links)
         if max_file_bytes:
             options.max_file_bytes = max_file_bytes
+        if file_timeout_s is not None:
+            options.file_timeout_s = file_timeout_s
+        if file_memory_bytes is not None:
+            options.file_memory_bytes = file_memory_bytes
         self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
         return IngestPipeline(self.store, self.kb, self.embedder, options).run(list(paths))
 

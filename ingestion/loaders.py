@@ -6,11 +6,15 @@ import csv
 import io
 import json
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from domainrag.ingestion.archives import ZIP_FORMATS, check_zip
 from domainrag.ingestion.documents import Document, LoadError
 from domainrag.ingestion.encoding import decode_bytes
+from domainrag.ingestion.html_text import html_to_text
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
@@ -40,18 +44,9 @@ def load_text(path: Path) -> Document:
 
 
 def load_html(path: Path) -> Document:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(_read_text(path), "html.parser")
-    for tag in soup(["script", "style", "noscript", "nav", "footer"]):
-        tag.decompose()
-    for level in range(1, 7):  # keep heading structure for the splitter
-        for heading in soup.find_all(f"h{level}"):
-            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
-    for block in soup.find_all(["p", "li", "tr", "div", "br"]):
-        block.insert_after("\n")
-    text = re.sub(r"\n{3,}", "\n\n", soup.get_text())
-    title = soup.title.get_text(strip=True) if soup.title else _title_from_markdown(text, path)
+    text, title = html_to_text(_read_text(path))
+    if title is None:
+        title = _title_from_markdown(text, path)
     return Document(source=str(path), title=title or path.stem, text=text)
 
 
@@ -81,8 +76,10 @@ def load_docx(path: Path) -> Document:
 
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise LoadError(f"corrupt .docx ({type(exc).__name__})") from None
+    except zlib.error as exc:
+        raise LoadError(f"corrupt .docx (damaged compressed data: {exc})") from None
     lines: list[str] = []
     for paragraph in document.paragraphs:
         style = (paragraph.style.name or "") if paragraph.style is not None else ""
@@ -145,6 +142,9 @@ def load_jsonl(path: Path) -> Document:
         except json.JSONDecodeError as exc:
             doc.warnings.append(f"line {number}: invalid JSON ({exc.msg}); line skipped")
             continue
+        except RecursionError:
+            doc.warnings.append(f"line {number}: JSON nested too deeply to read; line skipped")
+            continue
         text = _record_text(obj) if isinstance(obj, dict) else str(obj)
         if isinstance(obj, dict) and isinstance(obj.get("title"), str):
             text = f"{obj['title']}\n{text}"
@@ -180,6 +180,8 @@ def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     if size > max_bytes:
         raise LoadError(f"file too large ({size // 2**20} MiB > {max_bytes // 2**20} MiB); split it or raise --max-file-mb")
     try:
+        if path.suffix.lower() in ZIP_FORMATS:
+            check_zip(path)
         document = loader(path)
     except PermissionError:
         raise LoadError("permission denied: make the file readable (chmod +r)") from None

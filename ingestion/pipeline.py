@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from domainrag.ingestion.documents import Chunk, LoadError
-from domainrag.ingestion.loaders import MAX_FILE_BYTES, load_file
+from domainrag.ingestion.documents import Chunk
+from domainrag.ingestion.loaders import MAX_FILE_BYTES
 from domainrag.ingestion.scan import file_hash, scan, under_roots
-from domainrag.ingestion.splitters import split_document
+from domainrag.ingestion.worker import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, FileParser, Parsed, ParseRequest
 
 
 class EmbedderLike(Protocol):
@@ -76,6 +76,9 @@ class IngestOptions:
     max_file_bytes: int = MAX_FILE_BYTES
     progress: bool = True
     flush_interval_s: float = 30.0  # seal written data this often, so a crash loses at most this much work
+    file_timeout_s: float = DEFAULT_TIMEOUT_S  # per-file parse time limit (0: none)
+    file_memory_bytes: int = DEFAULT_MEMORY_BYTES  # per-file parse memory limit (0: none)
+    follow_links: bool = False  # follow symbolic links that leave the folders being ingested
 
 
 class IngestPipeline:
@@ -90,12 +93,14 @@ class IngestPipeline:
     def run(self, paths: list[str | Path]) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary(kb=self.kb)
-        found = scan(paths)
+        found = scan(paths, self.options.follow_links)
         for raw in found.missing:
             summary.skipped.append({"source": raw, "reason": "path not found"})
         for path in found.unsupported:
             summary.skipped.append({"source": str(path), "reason": f"unsupported file type {path.suffix or '(none)'}"})
-        summary.files_seen = len(found.files) + len(found.unsupported)
+        for path, reason in found.refused:
+            summary.skipped.append({"source": str(path), "reason": reason})
+        summary.files_seen = len(found.files) + len(found.unsupported) + len(found.refused)
 
         manifest = self.store.manifest(self.kb)
         todo: list[tuple[Path, str]] = []
@@ -148,9 +153,13 @@ class IngestPipeline:
         pending_files: list[_PendingFile] = []
         bar = tqdm(total=len(todo), desc=f"ingest {self.kb}", unit="file", file=sys.stderr,
                    disable=not self.options.progress, dynamic_ncols=True)
+        options = self.options
+        requests = [ParseRequest(str(path), options.max_file_bytes, options.chunk_size, options.chunk_overlap,
+                                 options.splitter) for path, _ in todo]
+        parser = FileParser(options.file_timeout_s, options.file_memory_bytes)
         try:
-            for path, digest in todo:
-                chunks = self._load_and_split(path, summary)
+            for (path, digest), parsed in zip(todo, parser.parse_all(requests)):
+                chunks = self._accept(path, parsed, summary)
                 bar.update(1)
                 if chunks is None:
                     continue
@@ -159,31 +168,24 @@ class IngestPipeline:
                 pending_chunks.extend(c for c in chunks if c.id not in stored)
                 pending_files.append(_PendingFile(str(path), digest, chunks[0].title if chunks else path.stem,
                                                   new_ids, sorted(stored - new_ids)))
-                if len(pending_chunks) >= self.options.batch_size:
+                if len(pending_chunks) >= options.batch_size:
                     self._embed_and_send(pending_chunks, pending_files, writer)
                     pending_chunks, pending_files = [], []
                     bar.set_postfix(chunks=summary.chunks_added + writer.queued_rows, refresh=False)
             self._embed_and_send(pending_chunks, pending_files, writer)
         finally:
+            parser.close()
             bar.close()
             writer.finish()
 
-    def _load_and_split(self, path: Path, summary: IngestSummary) -> list[Chunk] | None:
-        try:
-            document = load_file(path, self.options.max_file_bytes)
-            chunks = split_document(document, self.options.chunk_size, self.options.chunk_overlap, self.options.splitter)
-        except LoadError as exc:
-            summary.skipped.append({"source": str(path), "reason": str(exc)})
-            return None
-        except Exception as exc:  # a parser bug on one odd file must not stop the batch
-            summary.skipped.append({"source": str(path), "reason": f"could not parse ({type(exc).__name__}: {str(exc)[:100]})"})
-            return None
-        for warning in document.warnings:
+    @staticmethod
+    def _accept(path: Path, parsed: Parsed, summary: IngestSummary) -> list[Chunk] | None:
+        """The file's chunks, or None after recording why it is skipped."""
+        for warning in parsed.warnings:
             summary.warnings.append({"source": str(path), "warning": warning})
-        if not chunks:
-            summary.skipped.append({"source": str(path), "reason": "no text found in the file"})
-            return None
-        return chunks
+        if parsed.chunks is None:
+            summary.skipped.append({"source": str(path), "reason": parsed.reason})
+        return parsed.chunks
 
     def _embed_and_send(self, chunks: list[Chunk], files: list[_PendingFile], writer: "_Writer") -> None:
         if not chunks and not files:

@@ -115,3 +115,24 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert "unknown pack 'astrology'" in unknown.stderr and "Traceback" not in unknown.stderr
     missing = cli("ingest", str(tmp_path / "nowhere"), "--pack", "law", "--uri", str(tmp_path / "e.db"), home=tmp_path)
     assert missing.returncode == 2 and "path not found" in missing.stderr
+
+
+def test_cli_skips_links_leaving_the_folder_unless_follow_links(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    shutil.copy(LAW_CORPUS / CRASH_FILES[1], corpus / "sole.md")
+    (tmp_path / "secrets.txt").write_text("API_KEY=sk-live-0123456789abcdef\n", encoding="utf-8")
+    os.symlink(tmp_path / "secrets.txt", corpus / "env.txt")
+    args = ("ingest", str(corpus), "--pack", "law", "--uri", str(tmp_path / "links.db"), "--kb", "links", "--json",
+            "--file-timeout", "30", "--file-memory-mb", "1024")
+
+    default = cli(*args, home=tmp_path)
+    assert default.returncode == 1, default.stderr
+    summary = json.loads(default.stdout)
+    assert summary["ingested"] == 1 and [s["source"] for s in summary["skipped"]] == [str(corpus / "env.txt")]
+    assert f"env.txt: symbolic link to a file outside {corpus.resolve()}" in default.stderr
+    assert "pass --follow-links" in default.stderr
+
+    followed = cli(*args, "--follow-links", home=tmp_path)
+    assert followed.returncode == 0, followed.stderr
+    assert json.loads(followed.stdout)["ingested"] == 1 and json.loads(followed.stdout)["unchanged"] == 1

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from domainrag.ingestion import LoadError, load_file
+from domainrag.ingestion.archives import check_zip
 from domainrag.ingestion.splitters import split_document
 from domainrag.ingestion.encoding import decode_bytes
+
+from docx_files import damaged, docx_with_body
 
 ZH = "第一条 为了规范农民专业合作社的组织和行为，制定本法。\n第二条 本法所称农民专业合作社，是指在农村家庭承包经营基础上设立的互助性经济组织。"
 ZH_TRAD = "第一條 為了規範農民專業合作社的組織和行為，鼓勵、支持、引導農民專業合作社的發展，制定本法。"
@@ -55,6 +59,27 @@ def test_docx_headings_and_tables(tmp_path: Path) -> None:
     document.save(str(path))
     doc = load_file(path)
     assert "# Deposit insurance" in doc.text and "limit | 500000" in doc.text
+
+
+@pytest.mark.timeout(60)
+def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
+    paragraph = b"<w:p><w:r><w:t>all work and no play makes a dull document</w:t></w:r></w:p>"
+    bomb = _write(tmp_path, "bomb.docx", docx_with_body(paragraph, 400_000))  # ~32 MB of XML in ~100 KB
+    assert bomb.stat().st_size < 200_000
+    started = time.perf_counter()
+    with pytest.raises(LoadError, match=r"zip bomb guard: word/document.xml expands \d+x .* over the 100x limit"):
+        load_file(bomb)
+    assert time.perf_counter() - started < 2
+    with pytest.raises(LoadError, match=r"the .docx expands to \d+ MiB, over the 1 MiB limit on unzipped size"):
+        check_zip(bomb, max_unzipped_bytes=2**20)
+    normal = _write(tmp_path, "normal.docx", docx_with_body(paragraph, 1000))
+    assert "all work and no play" in load_file(normal).text
+
+
+def test_docx_with_damaged_compressed_data_is_a_load_error(tmp_path: Path) -> None:
+    data = damaged(docx_with_body(b"<w:p><w:r><w:t>hello world</w:t></w:r></w:p>", 2000), "word/document.xml")
+    with pytest.raises(LoadError, match="corrupt .docx"):
+        load_file(_write(tmp_path, "damaged.docx", data))
 
 
 def _minimal_pdf(text: str) -> bytes:
@@ -127,3 +152,26 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "big.txt", b"a" * 2048)
     with pytest.raises(LoadError, match="too large"):
         load_file(path, max_bytes=1024)
+
+
+@pytest.mark.timeout(120)
+def test_html_with_many_or_deeply_nested_blocks_loads_in_linear_time(tmp_path: Path) -> None:
+    flat = _write(tmp_path, "flat.html", ("<html><body>" + "".join(f"<p>para {i}</p>" for i in range(40000))
+                                          + "</body></html>").encode())
+    deep = _write(tmp_path, "deep.html", ("<div>" * 100000 + "<h2>Bottom</h2>deep text" + "</div>" * 100000).encode())
+    started = time.perf_counter()
+    flat_doc = load_file(flat)
+    deep_doc = load_file(deep)
+    assert time.perf_counter() - started < 10
+    assert flat_doc.text.startswith("para 0\npara 1\n") and flat_doc.text.endswith("para 39999\n")
+    assert deep_doc.text == "\n\n## Bottom\n\ndeep text\n\n"
+
+
+def test_html_block_and_whitespace_layout(tmp_path: Path) -> None:
+    """Blocks end with a newline, layout whitespace collapses, <pre> keeps its own (as BeautifulSoup's tree did)."""
+    html = ("<html>\n  <head>\n    <title> Rates &amp; fees </title>\n  </head>\n  <body>\n"
+            "    <nav><p>Home</p></nav>\n    <h1>Fees <b>2024</b></h1>\n    <ul><li>one<li>two</ul>\n"
+            "    <pre>  keep\n  this</pre><table><tr><td>a<td>b</table>line<br>break\n  </body>\n</html>")
+    doc = load_file(_write(tmp_path, "fees.html", html.encode()))
+    assert doc.title == "Rates & fees"
+    assert doc.text == "\n\n Rates & fees \n\n# Fees 2024\n\nonetwo\n\n  keep\n  thisab\nline\nbreak\n  \n"

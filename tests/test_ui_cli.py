@@ -37,3 +37,14 @@ def test_streamlit_command_runs_the_installed_app_with_the_pack() -> None:
     assert command[command.index("--server.port") + 1] == "8600"
     assert command[command.index("--server.headless") + 1] == "true"
     assert command[-3:] == ["--", "--pack", "law"]
+
+
+def test_streamlit_refuses_uploads_over_the_app_limit(monkeypatch) -> None:
+    monkeypatch.delenv("DOMAINRAG_UI_MAX_UPLOAD_MB", raising=False)
+    assert _option(streamlit_command("law", 8600, "127.0.0.1", False), "--server.maxUploadSize") == "25"
+    monkeypatch.setenv("DOMAINRAG_UI_MAX_UPLOAD_MB", "300")
+    assert _option(streamlit_command("law", 8600, "127.0.0.1", False), "--server.maxUploadSize") == "300"
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]

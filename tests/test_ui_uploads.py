@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from domainrag.ui.feedback_log import load_feedback, record_feedback
 from domainrag.ui.upload_store import UploadError, safe_name, save_upload, upload_dir
+
+from docx_files import damaged, docx_with_body
 
 GOOD = "# 合作社章程\n\n第一条 成员大会由全体成员组成，是本社的权力机构。\n".encode()
 
@@ -29,9 +32,12 @@ def test_safe_name_strips_directories(raw: str, expected: str) -> None:
     ("a\x00b.md", "control"),
     ("payload.exe", "unsupported file type .exe"),
     ("noext", "unsupported file type (none)"),
+    ("\u202eevil\u202dtxt.exe.txt", "invisible control or formatting characters (U+202D, U+202E)"),
+    ("report\u200b.md", "invisible control or formatting characters (U+200B)"),
+    ("line\u2028break.md", "invisible"),
 ])
 def test_safe_name_refuses(raw: str, reason: str) -> None:
-    with pytest.raises(UploadError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(UploadError, match=re.escape(reason)):
         safe_name(raw)
 
 
@@ -56,6 +62,18 @@ def test_save_checks_size_content_and_existing_files(tmp_path: Path) -> None:
         save_upload(tmp_path, "章程.md", bytes(range(256)) * 8, replace=True)
     assert saved.path.read_bytes() == newer
     assert sorted(p.name for p in tmp_path.iterdir()) == ["章程.md"]  # no staging leftovers, nothing else written
+
+
+def test_a_file_that_breaks_its_parser_is_one_error_and_the_next_file_is_stored(tmp_path: Path) -> None:
+    corrupt = damaged(docx_with_body(b"<w:p><w:r><w:t>hello world</w:t></w:r></w:p>", 2000), "word/document.xml")
+    with pytest.raises(UploadError, match=r"^broken\.docx: corrupt \.docx"):
+        save_upload(tmp_path, "broken.docx", corrupt)
+    deep = ("[" * 100_000 + "]" * 100_000 + "\n").encode()
+    with pytest.raises(UploadError, match=r"^deep\.jsonl: no text found"):
+        save_upload(tmp_path, "deep.jsonl", deep)
+    mixed = save_upload(tmp_path, "mixed.jsonl", deep + '{"text": "成员大会选举理事长。"}\n'.encode())
+    assert mixed.status == "new" and save_upload(tmp_path, "章程.md", GOOD).status == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.jsonl", "章程.md"]
 
 
 def test_upload_dir_is_per_kb_under_home(domainrag_home: Path) -> None:

@@ -68,6 +68,8 @@ def upload_section() -> None:
                 saved.append(save_upload(folder, upload.name, upload.getvalue(), replace=replace))
             except UploadError as exc:
                 rejected.append({"source": upload.name, "reason": str(exc).split(": ", 1)[-1]})
+            except Exception as exc:  # e.g. a full disk: this file fails, the rest of the batch goes on
+                rejected.append({"source": upload.name, "reason": f"could not be stored ({type(exc).__name__}: {exc})"})
         summary = kb_actions.ingest_with_progress(rag, [s.path for s in saved], progress_bar()) if saved else {}
         st.session_state["uploader-counter"] = counter + 1  # empties the uploader
         finish("Upload", summary, rejected)

@@ -21,6 +21,9 @@ from domainrag.ingestion.loaders import SUPPORTED_EXTENSIONS, load_file
 
 DEFAULT_MAX_MB = 25
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f<>:\"|?*]")
+# Control, format (bidi overrides, zero-width), separator and surrogate characters: they make a name display
+# differently from what it is ("\u202eevil\u202dtxt.exe.txt" shows as "evilexe.txt.txt").
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 class UploadError(DomainRAGError):
@@ -64,6 +67,10 @@ def safe_name(raw: str) -> str:
         raise UploadError(f"{raw!r}: hidden file names (starting with '.') are not ingested; rename the file")
     if _BAD_CHARS.search(base):
         raise UploadError(f"{raw!r}: the name contains control or reserved characters; rename the file")
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in base if unicodedata.category(ch) in _HIDDEN_CATEGORIES})
+    if hidden:
+        raise UploadError(f"{raw!r}: the name contains invisible control or formatting characters "
+                          f"({', '.join(hidden)}); rename the file")
     if len(base.encode()) > 200:
         raise UploadError(f"{raw!r}: the name is longer than 200 bytes; shorten it")
     suffix = Path(base).suffix.lower()
@@ -102,6 +109,8 @@ def save_upload(folder: Path, raw_name: str, data: bytes, replace: bool = False,
         os.replace(staged, target)
     except LoadError as exc:
         raise UploadError(f"{name}: {exc}") from None
+    except Exception as exc:  # a parser failing on one odd file must not take the rest of the uploads down
+        raise UploadError(f"{name}: could not parse ({type(exc).__name__}: {str(exc)[:100]})") from None
     finally:
         staged.unlink(missing_ok=True)
     return SavedUpload(name, target, status)

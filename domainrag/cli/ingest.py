@@ -19,6 +19,12 @@ def ingest(
     no_prune: bool = typer.Option(False, "--no-prune", help="Keep chunks of files that are gone from the folders."),
     max_file_mb: int = typer.Option(200, "--max-file-mb", help="Skip files larger than this."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Chunks embedded and written per batch."),
+    file_timeout: float = typer.Option(60.0, "--file-timeout", min=0,
+                                       help="Skip a file whose parsing takes longer than this many seconds (0: no limit)."),
+    file_memory_mb: int = typer.Option(2048, "--file-memory-mb", min=0,
+                                       help="Skip a file whose parsing needs more memory than this (0: no limit)."),
+    follow_links: bool = typer.Option(False, "--follow-links",
+                                      help="Ingest symbolic links that point outside the folders given."),
 ) -> None:
     """Ingest documents into the knowledge base (incremental: unchanged files are skipped).
 
@@ -27,7 +33,8 @@ def ingest(
     """
     rag = open_rag(pack, uri, kb, embedding_model)
     summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal,
-                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size)
+                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size,
+                         follow_links=follow_links, file_timeout_s=file_timeout, file_memory_bytes=file_memory_mb * 2**20)
     for skipped in summary.skipped:
         err.print(f"[yellow]skipped[/] {skipped['source']}: {skipped['reason']}")
     for warning in summary.warnings:

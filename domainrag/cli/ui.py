@@ -22,13 +22,18 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def streamlit_command(pack: str, port: int, host: str, open_browser: bool) -> list[str]:
-    """The ``streamlit run`` command line for the installed app file, with the pack passed through."""
+    """The ``streamlit run`` command line for the installed app file, with the pack passed through.
+
+    Streamlit's own upload limit is set to the app's, so the server refuses what the upload widget would.
+    """
     from domainrag.ui import APP_FILE
+    from domainrag.ui.upload_store import max_upload_mb
 
     return [sys.executable, "-m", "streamlit", "run", str(APP_FILE),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "false" if open_browser else "true",
             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--server.maxUploadSize", str(max_upload_mb()),
             "--client.toolbarMode", "minimal", "--", "--pack", pack]
 
 
