@@ -185,16 +185,17 @@ class DomainRAG:
             return self._answer_chain
 
     def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
-            adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+            adapter: str | None = None, max_new_tokens: int | None = None, cancel: Any = None) -> Any:
         """A grounded answer with citations (``domainrag.answer.Answer``). Thread-safe.
 
         ``history``: earlier turns as ``[{"role", "content"}]`` messages or ``(question, answer)`` pairs;
-        a follow-up is rewritten into a standalone question. ``adapter="none"`` skips the pack's adapter."""
+        a follow-up is rewritten into a standalone question. ``adapter="none"`` skips the pack's adapter.
+        ``cancel``: a ``threading.Event``; once set, generation stops and the answer keeps what was written."""
         return self.stream(question, history, use_cache=use_cache, k=k, adapter=adapter,
-                           max_new_tokens=max_new_tokens).answer
+                           max_new_tokens=max_new_tokens, cancel=cancel).answer
 
     def stream(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
-               adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+               adapter: str | None = None, max_new_tokens: int | None = None, cancel: Any = None) -> Any:
         """Iterate for text deltas; then ``.answer`` holds the final ``Answer`` (``domainrag.answer.AnswerStream``)."""
         return self.answer_chain.stream(question, history, use_cache=use_cache, k=k, adapter=adapter,
-                                        max_new_tokens=max_new_tokens)
+                                        max_new_tokens=max_new_tokens, cancel=cancel)

@@ -10,6 +10,7 @@ answer's details in ``domainrag``. Extra request fields: ``k``, ``adapter`` (a p
 from __future__ import annotations
 
 import asyncio
+import threading
 import hmac
 import json
 import os
@@ -194,14 +195,16 @@ def create_app(rag: Any, settings: ServeSettings | None = None) -> Any:
         target, options, label = await run_in_threadpool(prepare, body)
         completion_id, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), target.pack.name
 
+        stop = threading.Event()  # set when the client leaves; the chain stops generating at its next token
+
         def produce() -> Iterator[Any]:
             """The answer's text deltas, then the final ``Answer`` (runs in the worker thread)."""
-            stream = target.stream(**options)
+            stream = target.stream(**options, cancel=stop)
             yield from stream
             yield stream.answer
 
         granted = await queue.acquire()
-        worker = ThreadedIterator(produce, lambda: queue.release(granted))
+        worker = ThreadedIterator(produce, lambda: queue.release(granted), stop)
         watcher = asyncio.get_running_loop().create_task(worker.stop_on_disconnect(request))
         items = worker.items()
         try:

@@ -133,8 +133,9 @@ class ThreadedIterator:
     (or leaving ``items()`` early) makes the thread close the iterator after its next item, which is what
     cancels generation; ``on_exit`` runs on the loop once the thread is done."""
 
-    def __init__(self, produce: Callable[[], Iterator[Any]], on_exit: Callable[[], None]) -> None:
-        self.stop = threading.Event()
+    def __init__(self, produce: Callable[[], Iterator[Any]], on_exit: Callable[[], None],
+                 stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._produce, self._on_exit = produce, on_exit

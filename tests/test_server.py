@@ -47,7 +47,7 @@ class SlowGenerator(Generator):
         path = self.resolve_adapter(adapter)
         return str(path) if path else None
 
-    def stream(self, messages, adapter=None, max_new_tokens=None) -> Iterator[str]:
+    def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
         self.requests.append({"adapter": adapter, "max_new_tokens": max_new_tokens})
         done = False
         try:

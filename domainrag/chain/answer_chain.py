@@ -12,6 +12,7 @@ output chunks are ``AddableDict``s: ``{"answer": delta}`` while generating, then
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -77,6 +78,7 @@ class Turn:
     adapter: str | None = None
     use_cache: bool = True
     max_new_tokens: int | None = None
+    cancel: threading.Event | None = None  # set by the caller (a server whose client left): generation stops
     standalone: str = ""
     passages: list[tuple[int, Hit, str]] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -84,6 +86,10 @@ class Turn:
     warnings: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -125,7 +131,7 @@ class AnswerChain:
         elif isinstance(inputs, str):
             turn = Turn(question=inputs)
         else:
-            known = {f.name for f in fields(Turn)} & {"question", "history", "k", "adapter", "use_cache", "max_new_tokens"}
+            known = {f.name for f in fields(Turn)} & {"question", "history", "k", "adapter", "use_cache", "max_new_tokens", "cancel"}
             turn = Turn(**{key: value for key, value in inputs.items() if key in known and value is not None})
         if not isinstance(turn.question, str) or not turn.question.strip():
             raise QuestionError("empty question: ask something, e.g. domainrag ask \"盗窃罪怎么处罚？\" --pack law")
@@ -246,7 +252,8 @@ class AnswerChain:
             question=turn.question, standalone_question=turn.standalone,
             sources=[_citation(n, hit) for n, hit, _ in turn.passages], no_context=not turn.passages,
             warnings=turn.warnings, mode=mode, disclaimer=self._disclaimer())
-        self._store_cache(turn, answer)
+        if not turn.cancelled:  # a cut-off answer is not kept
+            self._store_cache(turn, answer)
         yield chunk(result=answer)
 
     def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
@@ -265,6 +272,8 @@ class AnswerChain:
             cleaner = CitationFilter(set(by_number))
             try:
                 for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
+                    if turn.cancelled:
+                        break
                     released = gate.feed(delta)
                     if released:
                         parts.append(released)
@@ -294,6 +303,8 @@ class AnswerChain:
         started = time.perf_counter()
         deltas = self.generator.stream(turn.messages, adapter=turn.adapter, max_new_tokens=turn.max_new_tokens)
         for delta in _chain_iter((cleaner.feed(d) for d in deltas), cleaner.flush):
+            if turn.cancelled:
+                break
             if delta:
                 first = turn.elapsed_ms() if first is None else first
                 parts.append(delta)
