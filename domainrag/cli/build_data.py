@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from domainrag.cli.common import JsonOpt, err, handle_errors, out, print_json
+from domainrag.cli.common import JsonOpt, KbOpt, UriOpt, err, handle_errors, open_rag, out, print_json
 
 
 @handle_errors
@@ -21,6 +21,9 @@ def build_data(
     teacher_url: str = typer.Option(None, "--teacher-url", help="OpenAI-compatible endpoint of a teacher model for self-instruct."),
     teacher_model: str = typer.Option(None, "--teacher-model", help="Teacher model name at that endpoint."),
     teacher_passages: int = typer.Option(50, "--teacher-passages", min=1, help="Corpus passages sent to the teacher."),
+    task: str = typer.Option("pack", "--task", help="pack: the pack builder's tasks; rag: grounded (question, retrieved "
+                             "passages, cited answer) triplets from the pack's knowledge base; all: both."),
+    kb: str = KbOpt, uri: str = UriOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build instruction data from a pack's documents: exact and near duplicates removed, length and
@@ -33,8 +36,10 @@ def build_data(
     teacher = None
     if teacher_url or teacher_model:
         teacher = TeacherSettings(base_url=teacher_url or "", model=teacher_model or "", max_passages=teacher_passages)
-    err.print(f"building {loaded.name} instruction data from {source or loaded.corpus_dir} ...")
-    result = build_dataset(loaded, source=source, out=output, val_ratio=val_ratio, seed=seed, teacher=teacher)
+    err.print(f"building {loaded.name} instruction data ({task}) from {source or loaded.corpus_dir} ...")
+    rag = open_rag(pack, uri, kb, None) if task in ("rag", "all") else None
+    result = build_dataset(loaded, source=source, out=output, val_ratio=val_ratio, seed=seed, teacher=teacher,
+                           task=task, rag=rag)
     if as_json:
         print_json(result.to_dict())
         return

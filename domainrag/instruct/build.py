@@ -94,9 +94,33 @@ def _cap_per_task(examples: list[Example], cap: int, seed: int) -> list[Example]
     return kept
 
 
+def grounded_task(pack: Pack, source: Path, rag: Any, settings: dict[str, Any], seed: int) -> list[Example]:
+    """The ``rag`` task: grounded triplets from the corpus's statute articles and the pack's own retrieval."""
+    from domainrag.instruct.grounded import grounded_examples
+    from domainrag.instruct.sources import statute_articles
+    from domainrag.prompts import PromptTemplates, format_context
+
+    templates = PromptTemplates.from_pack(pack)
+    articles = list(statute_articles(source))
+    if not articles:
+        raise ConfigError(f"{source}: no statute articles (第N条) to make grounded questions from; the rag task "
+                          "needs a corpus of statutes")
+
+    def user_message(passages: list[tuple[int, Any, str]], question: str) -> str:
+        return templates.user.format(context=format_context(passages, templates.header), question=question)
+
+    return list(grounded_examples(articles, lambda q, k: rag.search(q, k=k), user_message=user_message,
+                                  refusal=templates.no_context, k=pack.retrieval.k, seed=seed,
+                                  refusal_share=float(settings.get("rag_refusal_share", 0.1)),
+                                  limit=int(settings.get("rag_max", 0))))
+
+
 def build_dataset(pack: Pack, source: Path | None = None, out: Path | None = None, *, val_ratio: float | None = None,
-                  seed: int | None = None, teacher: Any = None) -> BuildResult:
-    """Build the pack's instruction data and write ``out`` (train) and its ``.val.jsonl`` (validation)."""
+                  seed: int | None = None, teacher: Any = None, task: str = "pack", rag: Any = None) -> BuildResult:
+    """Build the pack's instruction data and write ``out`` (train) and its ``.val.jsonl`` (validation).
+
+    ``task``: ``pack`` (the pack builder's tasks), ``rag`` (grounded triplets; needs ``rag``, a ``DomainRAG``
+    whose knowledge base holds the corpus) or ``all`` (both)."""
     settings = pack.section("builder")
     source = Path(source) if source else pack.corpus_dir
     if not source.exists():
@@ -105,8 +129,14 @@ def build_dataset(pack: Pack, source: Path | None = None, out: Path | None = Non
     val_ratio = float(settings.get("val_ratio", 0.1) if val_ratio is None else val_ratio)
     if not 0.0 <= val_ratio < 1.0:
         raise ConfigError(f"--val-ratio must be between 0 and 1 (exclusive of 1), not {val_ratio}")
+    if task not in ("pack", "rag", "all"):
+        raise ConfigError(f"--task {task!r}: use pack, rag or all")
     module = load_builder(pack)
-    examples = list(module.build(source, settings))
+    examples = list(module.build(source, settings)) if task in ("pack", "all") else []
+    if task in ("rag", "all"):
+        if rag is None:
+            raise ConfigError("the rag task needs the pack's knowledge base: run `domainrag ingest` first")
+        examples.extend(grounded_task(pack, source, rag, settings, seed))
     if teacher is not None:
         from domainrag.instruct.teacher import self_instruct
 
