@@ -33,7 +33,10 @@ def test_ask_json(ask_args: list[str]) -> None:
     result = run("ask", THEFT, "--pack", "law", *ask_args, "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"answer", "citations", "cache_hit", "model", "adapter", "timings", "similarity"}
+    assert set(data) == {"answer", "mode", "disclaimer", "citations", "cache_hit", "model", "adapter", "timings",
+                         "similarity"}
+    assert data["mode"] in ("generated", "extractive") and data["answer"].startswith("根据《刑法》第二百六十四条的规定[1]")
+    assert data["citations"][0]["n"] == 1 and "不构成法律意见" in data["disclaimer"]
     assert set(data["timings"]) == {"retrieve_ms", "first_token_ms", "generate_ms", "total_ms"}
     assert data["model"] == "SmolLM2-135M-Instruct" and data["adapter"] is None and data["cache_hit"] is False
 
@@ -47,7 +50,8 @@ def test_ask_streams_the_answer_then_the_sources(ask_args: list[str], tmp_path: 
     assert result.exit_code == 0, result.stderr
     answer, _, sources = result.stdout.partition("\nSources")
     assert answer.strip() and "[1] 中华人民共和国刑法" in sources and "第二百六十四条" in sources
-    assert "first token" in result.stderr
+    assert "不构成法律意见" in answer  # the pack's disclaimer, printed beside the answer, not inside it
+    assert "first token" in result.stderr and ("generated answer" in result.stderr or "extractive" in result.stderr)
     plain = run("ask", THEFT, "--pack", "law", *ask_args, "--no-stream")
     assert plain.exit_code == 0 and "\nSources" in plain.stdout
 

@@ -21,6 +21,7 @@ def test_titles_are_named_as_answers_name_them() -> None:
     assert short_title("公司法(2018-10-26)") == "公司法"
     assert Reference(1, "刑法", "第二百六十四条").lead() == "根据《刑法》第二百六十四条的规定[1]，"
     assert Reference(2, "Guide").lead("en") == "According to Guide [2], "
+    assert Reference(3, "medical_qa").lead() == "根据《medical_qa》[3]，"  # a passage that is no statute article
 
 
 def test_an_article_is_supported_only_by_a_source_that_holds_it() -> None:
@@ -42,6 +43,8 @@ def test_the_gate_shows_supported_sentences_and_stops_at_the_first_that_is_not()
     mention = SentenceGate(PASSAGES)
     assert mention.feed("盗窃公私财物的，依照《刑法》第二百六十九条处罚。") == "" and mention.closed
     assert sentence_support("盗窃公私财物[1]", [THEFT_ARTICLE]) == 1.0  # markers are not text
+    repeating = SentenceGate(PASSAGES)
+    assert repeating.feed("“盗窃”，“盗窃”，“盗窃”，“盗窃”，“盗窃”。") == "" and repeating.closed
 
 
 def test_the_relevant_clause_is_the_part_that_answers() -> None:

@@ -30,6 +30,6 @@ def test_pack_ingests_and_answers_with_its_adapter(name: str, domainrag_home: Pa
     assert answer.answer.strip()
     assert answer.adapter and Path(answer.adapter) == rag.pack.adapter_dir, "the pack's shipped adapter must be active"
     if rag.pack.disclaimer:
-        assert rag.pack.disclaimer in answer.answer
+        assert answer.disclaimer == rag.pack.disclaimer and rag.pack.disclaimer not in answer.answer
     plain = rag.ask(question, use_cache=False, max_new_tokens=4, adapter="none")
     assert not plain.adapter

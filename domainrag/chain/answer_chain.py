@@ -1,8 +1,8 @@
 """The answer path as a LangChain (LCEL) pipeline of Runnables.
 
-    validate → rewrite (history) → cache lookup → retrieve (hybrid + relevance floor) → prompt
-             → lead naming the best passage → generate (streamed, each sentence checked against the passages; the
-      passage's clause when nothing holds up) → cite (keep only valid [n]) → cache store
+    validate → rewrite (history) → cache lookup → retrieve (hybrid + relevance floor)
+             → lead naming the best passage (shown at once) → prompt → generate (streamed, each sentence checked
+               against the passages; the passage's clause when nothing holds up) → cite (valid [n] only) → cache
 
 Each step passes one ``Turn`` (the per-call state) along, so one chain serves many threads at once. Streamed
 output chunks are ``AddableDict``s: ``{"answer": delta}`` while generating, then ``{"result": Answer}``;
@@ -111,11 +111,11 @@ class AnswerChain:
         self.prompt = self.templates.chat_template()
         self.settings = AnswerSettings.from_pack(rag.pack)
         self.generation = GenerationSettings.from_pack(rag.pack)
+        self._warming: threading.Thread | None = None
         self.prepare = (RunnableLambda(self.validate, name="validate")
                         | RunnableLambda(self.rewrite, name="rewrite")
                         | RunnableLambda(self.lookup_cache, name="cache_lookup")
-                        | RunnableLambda(self.retrieve, name="retrieve")
-                        | RunnableLambda(self.build_prompt, name="prompt"))
+                        | RunnableLambda(self.retrieve, name="retrieve"))
         self.runnable = (self.prepare | RunnableGenerator(self.generate, name="generate_and_cite")).with_config(
             run_name=f"domainrag:{rag.pack.name}")
 
@@ -200,14 +200,28 @@ class AnswerChain:
         kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= floor]
         turn.passages = [(n, hit, hit.text) for n, hit in enumerate(kept, start=1)]
         turn.timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
+        if turn.passages and self.settings.mode == "grounded":
+            self._warm_generator()
         return turn
 
+    def _warm_generator(self) -> None:
+        """Start loading a local model's weights in the background (once): the lead and the sources are shown
+        meanwhile. Only on a cache miss that will generate, so a cache hit never pays for the model."""
+        load = getattr(self.generator, "load", None)
+        if load is None or self._warming is not None:
+            return
+
+        def run() -> None:
+            try:
+                load()
+            except Exception:  # noqa: BLE001 - the same error is raised, as one line, when the model is used
+                pass
+
+        self._warming = threading.Thread(target=run, name="domainrag-load-model", daemon=True)
+        self._warming.start()
+
     def build_prompt(self, turn: Turn) -> Turn:
-        """The pack's prompt with the numbered passages, cut to the context budget."""
-        if turn.answer is not None:
-            return turn
-        if not turn.passages and self.settings.no_context == "refuse":
-            return turn
+        """The pack's prompt with the numbered passages, cut to the context budget (``turn.messages``)."""
         generator = self.generator
         budget = getattr(generator, "settings", self.generation).max_context_tokens
         style = self.templates.header
@@ -226,7 +240,7 @@ class AnswerChain:
         from langchain_core.runnables.utils import AddableDict
 
         for turn in turns:
-            if turn.answer is None and not turn.messages:
+            if turn.answer is None and not turn.passages and self.settings.no_context == "refuse":
                 turn.answer = self._no_context_answer(turn)
             if turn.answer is not None:  # cache hit, or nothing relevant found
                 turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
@@ -241,6 +255,7 @@ class AnswerChain:
         generator = self.generator
         by_number = {n: hit for n, hit, _ in turn.passages}
         if not turn.passages:  # no_context = "generate": the model answers without sources
+            self.build_prompt(turn)
             parts, mode, gen_ms, first = (yield from self._free_generation(turn, chunk))
         else:
             parts, mode, gen_ms, first = (yield from self._grounded_generation(turn, chunk, by_number))
@@ -264,6 +279,7 @@ class AnswerChain:
         parts, mode, gen_ms = [lead], "extractive", 0.0
         if self.settings.mode == "grounded":
             started = time.perf_counter()
+            self.build_prompt(turn)  # after the lead is out: counting tokens needs the model's tokenizer
             gate = SentenceGate([(hit.title, str(hit.metadata.get("article") or ""), hit.text)
                                  for hit in by_number.values()], self.settings.support_threshold)
             guidance = Guidance(reply_prefix=lead, citations=frozenset(by_number))

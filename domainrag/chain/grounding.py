@@ -20,6 +20,7 @@ from domainrag.numerals import ARTICLE
 
 SUPPORT_THRESHOLD = 0.6  # share of a generated sentence's character bigrams that must occur in the passages
 MIN_SENTENCE_CHARS = 4
+MIN_DISTINCT_BIGRAMS = 0.6  # a sentence that repeats itself ("申请书”，“申请书”，…) is degenerate, however well supported
 _STATE_NAME = re.compile(r"^中华人民共和国(?=\S)")
 _TITLE_DATE = re.compile(r"[（(][^（）()]*\d{4}[^（）()]*[）)]\s*$")
 _LABEL = re.compile(rf"^\s*{ARTICLE.pattern}(?:（续\d+）)?[\s\u3000]*")
@@ -103,7 +104,7 @@ class Reference:
         """``根据《刑法》第二百六十四条的规定[1]，`` / ``According to [1] Title, ``."""
         if language.startswith("zh"):
             name = f"《{self.title}》" if self.title else "资料"
-            return f"根据{name}{self.article}的规定[{self.n}]，"
+            return f"根据{name}{self.article}的规定[{self.n}]，" if self.article else f"根据{name}[{self.n}]，"
         return f"According to {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}], "
 
 
@@ -151,8 +152,8 @@ def extractive_answer(question: str, reference: Reference, text: str, language: 
 class SentenceGate:
     """Releases a generated text sentence by sentence, each only when grounded.
 
-    A sentence passes when ``sentence_support`` against the given passages reaches ``threshold`` and it names no
-    article absent from them. The first sentence that fails closes the gate: it and everything after it is
+    A sentence passes when ``sentence_support`` against the given passages reaches ``threshold``, it does not
+    repeat itself, and it names no article absent from them. The first sentence that fails closes the gate: it and everything after it is
     dropped. ``feed`` returns the text now released; ``finish`` the last (unterminated) sentence if it passes.
     """
 
@@ -167,6 +168,9 @@ class SentenceGate:
     def _check(self, sentence: str) -> bool:
         if len(char_tokens(_MARKER.sub("", sentence))) < MIN_SENTENCE_CHARS:
             return not _MARKER.sub("", sentence).strip() or bool(self.accepted)  # punctuation or a short tail
+        tokens = char_tokens(_MARKER.sub("", sentence))
+        if len(tokens) >= 8 and len(_bigrams(tokens)) < MIN_DISTINCT_BIGRAMS * (len(tokens) - 1):
+            return False
         if sentence_support(sentence, [body for _, _, body in self.passages]) < self.threshold:
             return False
         return not unsupported_mentions(sentence, self.passages)

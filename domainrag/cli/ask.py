@@ -43,21 +43,6 @@ def warnings_to_stderr() -> None:
         logger.addHandler(_WarningsToStderr(logging.WARNING))
 
 
-def preload(generator: Any) -> None:
-    """Load a local model's weights in the background while the question is validated and retrieval runs."""
-    load = getattr(generator, "load", None)
-    if load is None:
-        return
-
-    def run() -> None:
-        try:
-            load()
-        except Exception:  # noqa: BLE001 - the same error is raised, as one line, when the model is used
-            pass
-
-    threading.Thread(target=run, name="domainrag-preload", daemon=True).start()
-
-
 def read_history(path: Path | None) -> list[Any]:
     """A JSON file with ``[{"role", "content"}, ...]`` messages or ``[[question, answer], ...]`` pairs."""
     if path is None:
@@ -107,7 +92,6 @@ def ask(
     turns = read_history(history)
     rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
-    preload(rag.generator)
     if as_json:
         print_json(rag.ask(question, turns, **options).to_dict())
         return
