@@ -20,6 +20,7 @@ from domainrag.numerals import ARTICLE
 
 SUPPORT_THRESHOLD = 0.6  # share of a generated sentence's character bigrams that must occur in the passages
 MIN_SENTENCE_CHARS = 4
+EARLY_CHECK_CHARS = 16  # an unfinished sentence this long that the passages do not support stops the generation
 MIN_DISTINCT_BIGRAMS = 0.6  # a sentence that repeats itself ("申请书”，“申请书”，…) is degenerate, however well supported
 _STATE_NAME = re.compile(r"^中华人民共和国(?=\S)")
 _TITLE_DATE = re.compile(r"[（(][^（）()]*\d{4}[^（）()]*[）)]\s*$")
@@ -195,7 +196,16 @@ class SentenceGate:
                 break
             sentence, self._pending = self._pending[:cut + 1], self._pending[cut + 1:]
             released.append(self._release(sentence))
+        if not self.closed and self._hopeless(self._pending):
+            self.closed, self.rejected, self._pending = True, self._pending, ""
         return "".join(released)
+
+    def _hopeless(self, unfinished: str) -> bool:
+        """An unfinished sentence whose first ``EARLY_CHECK_CHARS`` characters the passages do not support: waiting
+        for its end would only cost generation time."""
+        if len(char_tokens(_MARKER.sub("", unfinished))) < EARLY_CHECK_CHARS:
+            return False
+        return sentence_support(unfinished, [body for _, _, body in self.passages]) < self.threshold
 
     def finish(self) -> str:
         rest, self._pending = self._pending, ""
