@@ -23,7 +23,8 @@ class DomainRAG:
         self.kb = validate_kb_name(kb or env_override("KB", None) or pack.name)
         self.token = token or env_override("MILVUS_TOKEN", None)
         self._embedding_name = embedding_model or pack.embedding_model
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the Milvus client
+        self._embedder_lock = threading.Lock()  # the embedding model (loads while the client starts, see warm_up)
         self._store: Store | None = None
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
@@ -43,7 +44,7 @@ class DomainRAG:
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = get_embedder(self._embedding_name)
             return self._embedder
@@ -112,6 +113,27 @@ class DomainRAG:
                               f"run `domainrag ingest PATH --pack {self.pack.name}` first")
         self.store.load(self.kb)
         return self.retriever.search(query, k or self.pack.retrieval.k, mode or self.pack.retrieval.mode)
+
+    def warm_up(self) -> list[threading.Thread]:
+        """Start what a first question needs, side by side, in background threads: the Milvus client (Milvus
+        Lite starts a server process), the knowledge base's collection, jieba's dictionary and the answer chain's
+        imports. The embedding model loads in the caller's thread meanwhile. Returns the threads (daemons)."""
+
+        def milvus() -> None:
+            if self.store.has_kb(self.kb):
+                self.store.load(self.kb)
+
+        def words() -> None:
+            import jieba
+
+            jieba.initialize()
+
+        def chain() -> None:
+            import domainrag.chain  # noqa: F401  (LangChain's runnables and prompts)
+
+        from domainrag.background import in_background
+
+        return [in_background(job, f"warm-{job.__name__}") for job in (milvus, words, chain)]
 
     def kb_version(self) -> str:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""

@@ -43,6 +43,9 @@ def test_the_gate_shows_supported_sentences_and_stops_at_the_first_that_is_not()
     mention = SentenceGate(PASSAGES)
     assert mention.feed("盗窃公私财物的，依照《刑法》第二百六十九条处罚。") == "" and mention.closed
     assert sentence_support("盗窃公私财物[1]", [THEFT_ARTICLE]) == 1.0  # markers are not text
+    paragraph = SentenceGate(PASSAGES)  # one paragraph: what follows a line break is never shown
+    assert paragraph.feed("\n盗窃公私财物，数额较大的，处三年以下有期徒刑。\n\n[2] 刑法\n第二百六十七条 抢夺公私财物") \
+        == "盗窃公私财物，数额较大的，处三年以下有期徒刑。" and paragraph.closed and not paragraph.rejected
     hopeless = SentenceGate(PASSAGES)  # no need to wait for the end of a sentence that is already unsupported
     assert hopeless.feed("将政府许除掉本人义务冻雕由自己同时还按本人义务") == "" and hopeless.closed
     repeating = SentenceGate(PASSAGES)

@@ -208,17 +208,10 @@ class AnswerChain:
         """Start loading a local model's weights in the background (once): the lead and the sources are shown
         meanwhile. Only on a cache miss that will generate, so a cache hit never pays for the model."""
         load = getattr(self.generator, "load", None)
-        if load is None or self._warming is not None:
-            return
+        if load is not None and self._warming is None:
+            from domainrag.background import in_background
 
-        def run() -> None:
-            try:
-                load()
-            except Exception:  # noqa: BLE001 - the same error is raised, as one line, when the model is used
-                pass
-
-        self._warming = threading.Thread(target=run, name="domainrag-load-model", daemon=True)
-        self._warming.start()
+            self._warming = in_background(load, "load-model")
 
     def build_prompt(self, turn: Turn) -> Turn:
         """The pack's prompt with the numbered passages, cut to the context budget (``turn.messages``)."""
@@ -304,7 +297,7 @@ class AnswerChain:
             finally:
                 deltas.close()  # stops a local generation early when a sentence failed the check
             gen_ms = (time.perf_counter() - started) * 1000
-            if gate.text.strip():
+            if gate.wrote_something:
                 mode = "generated"
         if mode == "extractive":
             clause = relevant_clause(turn.standalone, top.text, self.settings.clause_chars)

@@ -154,8 +154,11 @@ class SentenceGate:
     """Releases a generated text sentence by sentence, each only when grounded.
 
     A sentence passes when ``sentence_support`` against the given passages reaches ``threshold``, it does not
-    repeat itself, and it names no article absent from them. The first sentence that fails closes the gate: it and everything after it is
-    dropped. ``feed`` returns the text now released; ``finish`` the last (unterminated) sentence if it passes.
+    repeat itself, and it names no article absent from them. With ``threshold`` 0 (packs whose answers are worked
+    out rather than quoted: a calculation, an exam option) only the last two rules apply. The first sentence that fails closes the gate: it and everything after it is
+    dropped. The answer is one paragraph: a line break after an accepted sentence ends it (a base model would go on
+    to copy the next passage). ``feed`` returns the text now released; ``finish`` the last (unterminated) sentence
+    if it passes.
     """
 
     def __init__(self, passages: Sequence[tuple[str, str, str]], threshold: float = SUPPORT_THRESHOLD) -> None:
@@ -165,11 +168,12 @@ class SentenceGate:
         self.accepted: list[str] = []
         self.rejected = ""
         self._pending = ""
+        self._held = ""
 
     def _check(self, sentence: str) -> bool:
-        if len(char_tokens(_MARKER.sub("", sentence))) < MIN_SENTENCE_CHARS:
-            return not _MARKER.sub("", sentence).strip() or bool(self.accepted)  # punctuation or a short tail
         tokens = char_tokens(_MARKER.sub("", sentence))
+        if len(tokens) < MIN_SENTENCE_CHARS:  # punctuation, or too short to claim much ("答案：B。")
+            return not unsupported_mentions(sentence, self.passages)
         if len(tokens) >= 8 and len(_bigrams(tokens)) < MIN_DISTINCT_BIGRAMS * (len(tokens) - 1):
             return False
         if sentence_support(sentence, [body for _, _, body in self.passages]) < self.threshold:
@@ -179,11 +183,15 @@ class SentenceGate:
     def _release(self, sentence: str) -> str:
         if self.closed:
             return ""
-        if self._check(sentence):
-            self.accepted.append(sentence)
-            return sentence
-        self.closed, self.rejected = True, sentence
-        return ""
+        if not self._check(sentence):
+            self.closed, self.rejected = True, sentence
+            return ""
+        if not char_tokens(_MARKER.sub("", sentence)) and not self.accepted:
+            self._held += sentence  # punctuation alone is shown only once some text is
+            return ""
+        released, self._held = self._held + sentence, ""
+        self.accepted.append(released)
+        return released
 
     def feed(self, delta: str) -> str:
         if self.closed:
@@ -195,6 +203,11 @@ class SentenceGate:
             if cut < 0:
                 break
             sentence, self._pending = self._pending[:cut + 1], self._pending[cut + 1:]
+            if sentence.endswith("\n"):  # the answer is one paragraph: a line break after it ends it
+                released.append(self._release(sentence.rstrip("\n")) if sentence.strip() else "")
+                if self.accepted:
+                    self.closed = True
+                continue
             released.append(self._release(sentence))
         if not self.closed and self._hopeless(self._pending):
             self.closed, self.rejected, self._pending = True, self._pending, ""
@@ -203,7 +216,7 @@ class SentenceGate:
     def _hopeless(self, unfinished: str) -> bool:
         """An unfinished sentence whose first ``EARLY_CHECK_CHARS`` characters the passages do not support: waiting
         for its end would only cost generation time."""
-        if len(char_tokens(_MARKER.sub("", unfinished))) < EARLY_CHECK_CHARS:
+        if self.threshold <= 0 or len(char_tokens(_MARKER.sub("", unfinished))) < EARLY_CHECK_CHARS:
             return False
         return sentence_support(unfinished, [body for _, _, body in self.passages]) < self.threshold
 
@@ -214,3 +227,8 @@ class SentenceGate:
     @property
     def text(self) -> str:
         return "".join(self.accepted)
+
+    @property
+    def wrote_something(self) -> bool:
+        """True when the accepted text says anything (more than punctuation and markers)."""
+        return bool(char_tokens(_MARKER.sub("", self.text)))

@@ -92,6 +92,7 @@ def ask(
     turns = read_history(history)
     rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
+    rag.warm_up()
     if as_json:
         print_json(rag.ask(question, turns, **options).to_dict())
         return

@@ -224,7 +224,7 @@ class LocalGenerator(Generator):
                              "(machine overloaded?); raise [generation] timeout_s in pack.toml") from None
         finally:
             cancelled.set()  # the consumer stopped early (or is done): let generate return
-        thread.join()
+            thread.join(self.settings.timeout_s)  # one more step; a running thread aborts the interpreter at exit
         if failure:
             exc = failure[0]
             if isinstance(exc, ModelError):
