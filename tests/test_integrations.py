@@ -77,3 +77,21 @@ def test_llamaindex_query_engine_with_the_local_model(law_rag: DomainRAG) -> Non
     assert [n.node.node_id for n in response.source_nodes] == [n.node.node_id for n in retriever.retrieve(THEFT)]
     streamed = RetrieverQueryEngine.from_args(retriever, llm=llm, streaming=True).query(THEFT)
     assert "".join(streamed.response_gen).strip() == str(response).strip()
+
+
+def test_retrievers_take_k_per_call_and_work_async(law_rag: DomainRAG) -> None:
+    import asyncio
+
+    from llama_index.core.schema import QueryBundle
+
+    from domainrag.integrations.langchain import DomainRAGRetriever
+    from domainrag.integrations.llamaindex import DomainRAGLlamaRetriever
+
+    retriever = DomainRAGRetriever(rag=law_rag, k=2)
+    assert len(retriever.invoke(THEFT)) == 2 and len(retriever.invoke(THEFT, k=4)) == 4
+    assert [d.id for d in asyncio.run(retriever.ainvoke(THEFT, k=3))] == [d.id for d in retriever.invoke(THEFT, k=3)]
+    assert len(asyncio.run(retriever.abatch([THEFT, "农民专业合作社联合社怎么设立？"]))[1]) == 2
+    llama = DomainRAGLlamaRetriever(law_rag, similarity_top_k=3)
+    assert llama.similarity_top_k == 3
+    nodes = asyncio.run(llama.aretrieve(QueryBundle(THEFT)))
+    assert [n.node.node_id for n in nodes] == [n.node.node_id for n in llama.retrieve(THEFT)] and len(nodes) == 3

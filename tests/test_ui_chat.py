@@ -52,6 +52,11 @@ def test_chat_answer_sources_feedback_followup_and_clear(chat_app: AppTest, law_
     assert any("农民专业合作社法" in label for label in cards)
     assert any("total" in c.value for c in bubble.caption)  # timings line
     assert any("freshly generated" in m.value or "cache hit" in m.value for m in bubble.markdown)  # badge
+    # how the answer was written, and the pack's disclaimer beside (not inside) it
+    assert answer["mode"] in ("generated", "extractive") and answer["answer"].startswith("根据《农民专业合作社法》")
+    badge = {"generated": "generated", "extractive": "quoted from source"}[answer["mode"]]
+    assert any(badge in m.value for m in bubble.markdown)
+    assert any("不构成法律意见" in c.value for c in bubble.caption) and "不构成法律意见" not in answer["answer"]
 
     # thumbs up is stored with the question, answer, citations and passages
     at.feedback[0].set_value(1).run()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
@@ -30,7 +30,11 @@ def hit_to_document(hit: Hit) -> Document:
 
 
 class DomainRAGRetriever(BaseRetriever):
-    """Hybrid (or dense / BM25) search of a DomainRAG knowledge base."""
+    """Hybrid (or dense / BM25) search of a DomainRAG knowledge base.
+
+    ``k`` and ``mode`` may also be given per call, as LangChain passes retriever keyword arguments through:
+    ``retriever.invoke(query, k=10)``, ``await retriever.ainvoke(query, mode="bm25")``. The async path runs the
+    search in a worker thread, so it never blocks the event loop."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -38,8 +42,18 @@ class DomainRAGRetriever(BaseRetriever):
     k: int | None = None
     mode: str | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [hit_to_document(hit) for hit in self.rag.search(query, k=self.k, mode=self.mode)]
+    def _search(self, query: str, k: int | None, mode: str | None) -> list[Document]:
+        return [hit_to_document(hit) for hit in self.rag.search(query, k=k or self.k, mode=mode or self.mode)]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, mode: str | None = None) -> list[Document]:
+        return self._search(query, k, mode)
+
+    async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+                                       k: int | None = None, mode: str | None = None) -> list[Document]:
+        import asyncio
+
+        return await asyncio.to_thread(self._search, query, k, mode)
 
 
 def answer_runnable(rag: Any) -> Runnable:

@@ -28,14 +28,31 @@ def hit_to_node(hit: Hit) -> NodeWithScore:
 
 
 class DomainRAGLlamaRetriever(BaseRetriever):
-    """Hybrid (or dense / BM25) search of a DomainRAG knowledge base, for LlamaIndex query engines."""
+    """Hybrid (or dense / BM25) search of a DomainRAG knowledge base, for LlamaIndex query engines.
 
-    def __init__(self, rag: Any, k: int | None = None, mode: str | None = None, **kwargs: Any) -> None:
-        self.rag, self.k, self.mode = rag, k, mode
+    ``k`` is also readable and settable as ``similarity_top_k``, LlamaIndex's name for it; ``aretrieve`` runs the
+    search in a worker thread."""
+
+    def __init__(self, rag: Any, k: int | None = None, mode: str | None = None,
+                 similarity_top_k: int | None = None, **kwargs: Any) -> None:
+        self.rag, self.k, self.mode = rag, similarity_top_k or k, mode
         super().__init__(**kwargs)
+
+    @property
+    def similarity_top_k(self) -> int | None:
+        return self.k
+
+    @similarity_top_k.setter
+    def similarity_top_k(self, value: int | None) -> None:
+        self.k = value
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return [hit_to_node(hit) for hit in self.rag.search(query_bundle.query_str, k=self.k, mode=self.mode)]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        import asyncio
+
+        return await asyncio.to_thread(self._retrieve, query_bundle)
 
 
 class DomainRAGLLM(CustomLLM):
