@@ -26,6 +26,13 @@ class DomainRAG:
         self._lock = threading.Lock()  # the Milvus client
         self._embedder_lock = threading.Lock()  # the embedding model (loads while the client starts, see warm_up)
         self._store: Store | None = None
+        self._answer_cache: Any = None
+        self._answer_cache_set = False
+        self._llm_options: dict[str, Any] = {}
+        self._answer_mode: str | None = None
+        self._generator_obj: Any = None
+        self._answer_chain: Any = None
+        self._answer_lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
 
@@ -129,7 +136,9 @@ class DomainRAG:
             jieba.initialize()
 
         def chain() -> None:
-            import domainrag.chain  # noqa: F401  (LangChain's runnables and prompts)
+            import importlib
+
+            importlib.import_module("domainrag.chain")  # LangChain's runnables and prompts
 
         from domainrag.background import in_background
 
@@ -151,9 +160,7 @@ class DomainRAG:
         self.store.flush(self.kb)
         return len(ids)
 
-    # ---- semantic answer cache (issue 4): consulted by ask/stream between rewrite and retrieval ----
-    _answer_cache: Any = None
-    _answer_cache_set = False
+    # ---- semantic answer cache: consulted by ask/stream between rewrite and retrieval ----
 
     @property
     def answer_cache(self) -> Any:
@@ -171,20 +178,22 @@ class DomainRAG:
     def answer_cache(self, value: Any) -> None:
         self._answer_cache, self._answer_cache_set = value, True
 
-    # ---- answering (issue 3): generator, chain, ask / stream -------------------------
-    _llm_options: dict[str, Any] = {}
-    _generator_obj: Any = None
-    _answer_chain: Any = None
-    _answer_lock = threading.Lock()
-
+    # ---- answering: generator, chain, ask / stream -------------------------
     def with_llm(self, endpoint: str | None = None, model: str | None = None, base_model: str | None = None,
-                 generator: Any = None, **generation: Any) -> "DomainRAG":
+                 generator: Any = None, answer_mode: str | None = None, **generation: Any) -> "DomainRAG":
         """Choose the generator: an OpenAI-compatible ``endpoint`` (+ ``model``), a local ``base_model`` (HF
-        folder or .gguf; default the pack's), or a ready ``Generator``. ``generation`` overrides the pack's
-        ``[generation]`` settings (e.g. ``max_new_tokens=64``). Returns self."""
+        folder or .gguf; default the pack's), or a ready ``Generator``. ``answer_mode`` (``grounded`` or
+        ``extractive``) overrides the pack's ``[answer] mode``; ``generation`` its ``[generation]`` settings (e.g.
+        ``max_new_tokens=64``). Returns self."""
         self._llm_options = {"endpoint": endpoint, "model": model, "base_model": base_model, **generation}
+        self._answer_mode = answer_mode
         self._generator_obj, self._answer_chain = generator, None
         return self
+
+    @property
+    def answer_mode(self) -> str | None:
+        """The answer mode chosen with ``with_llm`` (None: the pack's ``[answer] mode``)."""
+        return self._answer_mode
 
     @property
     def generator(self) -> Any:
@@ -203,7 +212,7 @@ class DomainRAG:
             if self._answer_chain is None:
                 from domainrag.chain import AnswerChain
 
-                self._answer_chain = AnswerChain(self, lambda: self.generator)
+                self._answer_chain = AnswerChain(self, lambda: self.generator, mode=self._answer_mode)
             return self._answer_chain
 
     def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,

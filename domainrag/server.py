@@ -66,7 +66,8 @@ class PackRegistry:
                                        param="model", code="model_not_found")
                 from domainrag.rag import DomainRAG
 
-                self.rags[name] = DomainRAG.from_pack(name, uri=self.default.uri).with_llm(**self._llm_options())
+                self.rags[name] = DomainRAG.from_pack(name, uri=self.default.uri).with_llm(
+                    **self._llm_options(), answer_mode=self.default.answer_mode)
             return self.rags[name]
 
     def _llm_options(self) -> dict[str, Any]:

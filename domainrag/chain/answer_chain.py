@@ -31,6 +31,9 @@ from domainrag.retrieve import Hit
 log = logging.getLogger("domainrag")
 
 
+ANSWER_MODES = ("grounded", "extractive")
+
+
 @dataclass(frozen=True)
 class AnswerSettings:
     """A pack's ``[answer]`` table.
@@ -62,7 +65,7 @@ class AnswerSettings:
             raise ConfigError(f"{pack.path}/pack.toml: unknown [answer] keys {unknown}")
         settings = cls(**raw)
         if settings.no_context not in ("refuse", "generate") or settings.rewrite not in ("rules", "llm") \
-                or settings.mode not in ("grounded", "extractive"):
+                or settings.mode not in ANSWER_MODES:
             raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate, rewrite "
                               "rules|llm and mode grounded|extractive")
         return settings
@@ -102,7 +105,9 @@ def _citation(n: int, hit: Hit) -> Citation:
 class AnswerChain:
     """Answers questions for one ``DomainRAG`` (its pack, knowledge base and generator)."""
 
-    def __init__(self, rag: Any, generator: Callable[[], Generator]) -> None:
+    def __init__(self, rag: Any, generator: Callable[[], Generator], mode: str | None = None) -> None:
+        from dataclasses import replace
+
         from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
         self.rag = rag
@@ -110,6 +115,10 @@ class AnswerChain:
         self.templates = PromptTemplates.from_pack(rag.pack)
         self.prompt = self.templates.chat_template()
         self.settings = AnswerSettings.from_pack(rag.pack)
+        if mode is not None:
+            if mode not in ANSWER_MODES:
+                raise ConfigError(f"answer mode {mode!r}: use one of {', '.join(ANSWER_MODES)}")
+            self.settings = replace(self.settings, mode=mode)
         self.generation = GenerationSettings.from_pack(rag.pack)
         self._warming: threading.Thread | None = None
         self.prepare = (RunnableLambda(self.validate, name="validate")

@@ -6,13 +6,13 @@ import json
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from domainrag.cli.common import EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, err, handle_errors, open_rag, print_json
+from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, answer_mode_for, err, handle_errors,
+                                  open_rag, print_json)
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # Milvus Lite's gRPC channel logs keep-alive chatter while we generate
@@ -86,11 +86,16 @@ def ask(
     history: Path = typer.Option(None, "--history", help="JSON file with the conversation so far (for follow-ups)."),
     adapter: str = AdapterOpt, llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt,
     base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
+    mode: str = typer.Option(None, "--mode", help="grounded: the model writes, every sentence checked against the "
+                             "sources; extractive: the best source's clause, no model. Default: the pack's, or "
+                             "grounded when --llm-endpoint or --base-model names a model."),
 ) -> None:
     """Answer a question from the knowledge base, citing the passages used as [n]."""
     warnings_to_stderr()
     turns = read_history(history)
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
+    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+        endpoint=llm_endpoint, model=llm_model, base_model=base_model,
+        answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
     rag.warm_up()
     if as_json:
@@ -111,7 +116,8 @@ def ask(
     print_sources(answer)
     sys.stdout.flush()
     t = answer.timings
-    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)} · {answer.model}"
-              f"{' + ' + Path(answer.adapter).name if answer.adapter else ''}"
+    model = answer.model + (" + " + Path(answer.adapter).name if answer.adapter else "")
+    called = answer.cache_hit or t.get("generate_ms", 0) > 0  # an extractive answer may not have asked the model
+    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if called else ''}"
               f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
               f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")

@@ -85,6 +85,14 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def answer_mode_for(mode: str | None, llm_endpoint: str | None, base_model: str | None) -> str | None:
+    """``--mode`` as given; else ``grounded`` when a model is named on the command line (it is there to write);
+    else None (the pack's ``[answer] mode``)."""
+    if mode is None and (llm_endpoint or base_model):
+        return "grounded"
+    return mode
+
+
 def open_rag(pack: str, uri: str | None, kb: str | None, embedding_model: str | None = None) -> Any:
     from domainrag.rag import DomainRAG
 

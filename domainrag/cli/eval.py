@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from domainrag.cli.ask import AdapterOpt, BaseModelOpt, LlmEndpointOpt, LlmModelOpt, MaxTokensOpt
-from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, UriOpt, err, fail, handle_errors, open_rag, out,
+from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, UriOpt, answer_mode_for, err, fail, handle_errors, open_rag, out,
                                   print_json)
 
 
@@ -55,8 +55,9 @@ def eval_command(
         fail("give a PACK to evaluate (e.g. `domainrag eval law`) or --compare RUN_A RUN_B")
     from domainrag.evaluate import resolve_set, run_eval
 
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model,
-                                                          base_model=base_model)
+    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+        endpoint=llm_endpoint, model=llm_model, base_model=base_model,
+        answer_mode=answer_mode_for(None, llm_endpoint, base_model))
     loaded = resolve_set(rag.pack, eval_set, skip_invalid=skip_invalid,
                          warn=lambda message: err.print(f"[yellow]warning[/] {message}"))
     try:

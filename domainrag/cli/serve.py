@@ -9,7 +9,7 @@ import socket
 import typer
 
 from domainrag.cli.ask import BaseModelOpt, LlmEndpointOpt, LlmModelOpt, warnings_to_stderr
-from domainrag.cli.common import EmbeddingOpt, KbOpt, PackOpt, UriOpt, err, handle_errors, open_rag
+from domainrag.cli.common import EmbeddingOpt, KbOpt, PackOpt, UriOpt, answer_mode_for, err, handle_errors, open_rag
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -72,7 +72,9 @@ def serve(
                              max_concurrent=max_concurrent, max_queue=max_queue, queue_timeout_s=queue_timeout,
                              debug=debug)
     warnings_to_stderr()
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(endpoint=llm_endpoint, model=llm_model, base_model=base_model)
+    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+        endpoint=llm_endpoint, model=llm_model, base_model=base_model,
+        answer_mode=answer_mode_for(None, llm_endpoint, base_model))
     if not rag.store.has_kb(rag.kb):
         raise ConfigError(f"knowledge base {rag.kb!r} does not exist at {rag.uri}: "
                           f"run `domainrag ingest PATH --pack {rag.pack.name}` first")

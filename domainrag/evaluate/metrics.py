@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 import ir_measures
 from rouge_score import rouge_scorer
 
-from domainrag.chain.grounding import char_tokens, sentence_support, unsupported_mentions
+from domainrag.chain.grounding import char_tokens, sentence_support
 from domainrag.evaluate.extract import decimals, extract_choice_sequence, extract_choices, extract_number
 
 FAITHFULNESS_THRESHOLD = 0.5

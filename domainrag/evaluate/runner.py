@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from domainrag.chain.grounding import unsupported_mentions
 from domainrag.errors import ConfigError
 from domainrag.evaluate import metrics
 from domainrag.evaluate.gold import hit_article
@@ -59,7 +60,7 @@ def score_answer(item: EvalItem, text: str, citations: list[Any], ignore: tuple[
     result["refused"] = refused
     result["cites_any"] = bool(citations)
     given = [(c.title, hit_article(c) or "", c.text) for c in (sources if sources is not None else citations)]
-    result["unsupported_mentions"] = len(metrics.unsupported_mentions(text, given))
+    result["unsupported_mentions"] = len(unsupported_mentions(text, given))
     if item.kind == "mcq":
         result["correct"], result["predicted"] = metrics.choice_correct(text, item.choices)
     elif item.kind == "numeric" and item.number is not None:
