@@ -13,7 +13,7 @@ from domainrag.testing.chunk_store import DIM, MODEL, ChunkStoreContract
 
 
 class TestMilvusStore(ChunkStoreContract):
-    @pytest.fixture
+    @pytest.fixture(scope="class")
     def store(self, milvus_uri: str, milvus_token: str | None) -> Store:
         return Store(milvus_uri, milvus_token)
 

@@ -1,9 +1,9 @@
 """The storage contract's test suite: every ``ChunkStore`` backend runs it with one fixture.
 
-Subclass ``ChunkStoreContract`` in a pytest module and provide a ``store`` fixture::
+Subclass ``ChunkStoreContract`` in a pytest module and provide a ``store`` fixture (class or session scope)::
 
     class TestMyBackend(ChunkStoreContract):
-        @pytest.fixture
+        @pytest.fixture(scope="class")
         def store(self):
             return MyStore(...)
 
@@ -37,13 +37,22 @@ def chunk_row(chunk_id: str, text: str = "text", source: str = "doc.md", dim: in
 class ChunkStoreContract:
     """What every knowledge-base backend must do. Needs a ``store`` fixture yielding a ``ChunkStore``."""
 
-    @pytest.fixture
-    def kb(self, store: ChunkStore) -> Iterator[str]:
-        """A new, empty knowledge base (Chinese, so backends with language-specific fields create them)."""
+    @pytest.fixture(scope="class")
+    def shared_kb(self, store: ChunkStore) -> Iterator[str]:
+        """One knowledge base for the class (Chinese, so backends with language-specific fields create them)."""
         name = f"contract_{uuid.uuid4().hex[:12]}"
         store.ensure_kb(name, MODEL, DIM, "zh", "contract")
         yield name
         store.drop_kb(name)
+
+    @pytest.fixture
+    def kb(self, store: ChunkStore, shared_kb: str) -> str:
+        """The class's knowledge base, emptied (creating one per test would cost seconds on Milvus)."""
+        store.delete_chunks(shared_kb, [row["id"] for row in store.iter_chunks(shared_kb, ["id"])])
+        for source in store.manifest(shared_kb):
+            store.forget_file(shared_kb, source)
+        store.flush(shared_kb)
+        return shared_kb
 
     def test_satisfies_the_protocol(self, store: ChunkStore) -> None:
         assert isinstance(store, ChunkStore)
@@ -53,6 +62,12 @@ class ChunkStoreContract:
         info = store.kb_info(kb)
         assert (info.name, info.embedding_model, info.dim, info.language, info.pack) == (kb, MODEL, DIM, "zh", "contract")
         assert store.count(kb) == 0 and store.manifest(kb) == {} and list(store.iter_chunks(kb)) == []
+        fresh = f"contract_{uuid.uuid4().hex[:12]}"
+        try:
+            assert store.ensure_kb(fresh, MODEL, DIM, "en", "contract").language == "en" and store.count(fresh) == 0
+            assert fresh in store.list_kbs()
+        finally:
+            store.drop_kb(fresh)
 
     def test_ensure_kb_is_idempotent_and_refuses_another_model(self, store: ChunkStore, kb: str) -> None:
         store.upsert_chunks(kb, [chunk_row("a")])
