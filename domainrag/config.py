@@ -20,8 +20,23 @@ def domainrag_home() -> Path:
 
 
 def default_uri() -> str:
-    """``DOMAINRAG_MILVUS_URI`` if set, else the Milvus Lite file under the home folder."""
-    return os.environ.get("DOMAINRAG_MILVUS_URI") or str(domainrag_home() / "milvus.db")
+    """``DOMAINRAG_MILVUS_URI`` if set, else the local Milvus server while it runs (``domainrag milvus start``),
+    else the Milvus Lite file under the home folder."""
+    explicit = os.environ.get("DOMAINRAG_MILVUS_URI")
+    if explicit:
+        return explicit
+    from domainrag.milvus_local import DB_FILE, running
+
+    home = domainrag_home()
+    server = running(home)
+    return server.uri if server else str(home / DB_FILE)
+
+
+def resolve_uri(uri: str | None) -> str:
+    """The URI to connect to: ``default_uri()`` for None; the local server's for the .db file it serves."""
+    from domainrag.milvus_local import served_uri
+
+    return served_uri(uri) if uri else default_uri()
 
 
 def is_server_uri(uri: str) -> bool:

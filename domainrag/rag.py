@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from domainrag.config import default_uri, env_override, validate_kb_name
+from domainrag.config import env_override, resolve_uri, validate_kb_name
 from domainrag.embed import Embedder, get_embedder
 from domainrag.packs import Pack, load_pack
 from domainrag.retrieve import Hit, Retriever
@@ -19,7 +19,7 @@ class DomainRAG:
     def __init__(self, pack: Pack, uri: str | None = None, kb: str | None = None,
                  embedding_model: str | None = None, token: str | None = None) -> None:
         self.pack = pack
-        self.uri = uri or default_uri()
+        self.uri = resolve_uri(uri)
         self.kb = validate_kb_name(kb or env_override("KB", None) or pack.name)
         self.token = token or env_override("MILVUS_TOKEN", None)
         self._embedding_name = embedding_model or pack.embedding_model

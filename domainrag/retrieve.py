@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from domainrag.errors import ConfigError
 from domainrag.query import bm25_query
@@ -14,6 +14,19 @@ MODES = ("hybrid", "dense", "bm25")
 # The BM25 searches run here while the calling thread embeds the query and searches the dense index (all release
 # the GIL).
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-bm25")
+
+
+class SearchBackend(Protocol):
+    """The backend-specific searches a ``Retriever`` fuses (``domainrag.store.Store`` on Milvus); rows carry
+    ``id``, ``score`` and the chunk fields. Storage itself is ``domainrag.chunk_store.ChunkStore``."""
+
+    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+
+    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+
+    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+
+    def has_grams(self, kb: str) -> bool: ...
 
 
 @dataclass
@@ -69,7 +82,7 @@ class Retriever:
     (domainrag/rerank.py) reorders the top hybrid candidates.
     """
 
-    def __init__(self, store: Any, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
+    def __init__(self, store: SearchBackend, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, prefer_titles: str = "",
                  prefer_weight: float = 0.0, grams_weight: float = 1.0, reranker: Any = None) -> None:
         self.store = store

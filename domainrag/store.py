@@ -1,4 +1,8 @@
-"""Milvus I/O: one chunk collection plus one file manifest per knowledge base, Lite or server by URI."""
+"""Milvus I/O: one chunk collection plus one file manifest per knowledge base, Lite or server by URI.
+
+``Store`` satisfies the storage contract (``domainrag.chunk_store.ChunkStore``); its ``search_*`` methods are
+the Milvus search the retriever uses.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,16 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from domainrag.chunk_store import CHUNK_FIELDS, KBInfo
 from domainrag.config import is_server_uri, validate_kb_name
 from domainrag.errors import ConfigError, StoreError
 from domainrag.grams import char_grams, query_grams
 
-CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
+__all__ = ["CHUNK_FIELDS", "KBInfo", "Store", "connect"]
 FILES_SUFFIX = "__files"
 INFO_PROPERTY = "domainrag.kb_info"
 _MAX_TEXT = 65535
@@ -49,22 +54,13 @@ def connect(uri: str, token: str | None = None) -> Any:
             try:
                 _clients[key] = MilvusClient(uri=uri, token=token or "")
             except Exception as exc:
-                hint = ("start it (docker compose up -d) or check the URI" if is_server_uri(uri) else
-                        "check the path is writable and not used by another process; a file written by another "
+                hint = ("start it (`domainrag milvus start`, or docker compose up -d) or check the URI"
+                        if is_server_uri(uri) else
+                        "check the path is writable; a file another process has open (domainrag ui, serve or ingest) "
+                        "is shared by running `domainrag milvus start` first; a file written by another "
                         "milvus-lite version (e.g. 3.x) cannot be opened: ingest into a new file")
                 raise StoreError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {str(exc)[:120]}); {hint}") from None
         return _clients[key]
-
-
-@dataclass
-class KBInfo:
-    """What a knowledge base was built with (kept as a collection property)."""
-
-    name: str
-    embedding_model: str
-    dim: int
-    language: str
-    pack: str
 
 
 class Store:
@@ -110,9 +106,12 @@ class Store:
         return KBInfo(name=kb, **data)
 
     def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str) -> KBInfo:
-        """Create the KB's collections if missing; refuse a KB built with another embedding model."""
+        """Create the KB's collections if missing, all or nothing; refuse a KB built with another embedding model."""
         validate_kb_name(kb)
         if self.client.has_collection(kb):
+            if not self.client.has_collection(kb + FILES_SUFFIX):
+                raise StoreError(f"knowledge base {kb!r} at {self.uri} is incomplete (its creation failed part-way); "
+                                 f"remove it with `domainrag kb delete {kb}` and ingest again")
             self.load(kb)
             info = self.kb_info(kb)
             if info.dim != dim or info.embedding_model != embedding_model:
@@ -122,10 +121,32 @@ class Store:
                 )
             return info
         info = KBInfo(kb, embedding_model, dim, language, pack)
-        self._create_chunks(kb, info)
-        self._create_files(kb)
-        self.load(kb)
+        try:
+            self._create_chunks(kb, info)
+            self._create_files(kb)
+            self.load(kb)
+        except Exception as exc:
+            self._drop_half_made(kb)
+            raise StoreError(f"cannot create knowledge base {kb!r} at {self.uri} "
+                             f"({type(exc).__name__}: {getattr(exc, 'message', None) or str(exc)[:200]}); nothing was "
+                             "kept; check the Milvus server's version (2.5 or later, for BM25) and its logs") from exc
         return info
+
+    def _drop_half_made(self, kb: str) -> None:
+        """Remove what a failed ``ensure_kb`` created, so no KB without indexes or manifest is left behind."""
+        self._grams.pop(kb, None)
+        for name in (kb, kb + FILES_SUFFIX):
+            self._loaded.discard(name)
+            try:
+                if self.client.has_collection(name):
+                    self.client.drop_collection(name)
+            except Exception:  # the original error is the one to report
+                logging.getLogger(__name__).warning("could not drop the half-made collection %s", name)
+
+    def dense_index(self) -> tuple[str, dict[str, Any]]:
+        """The dense vector index: FLAT on a Lite file (exact, fastest at this size); AUTOINDEX on a server, which
+        picks what it supports (HNSW on Milvus standalone or cluster, FLAT on the milvus-lite engine)."""
+        return ("AUTOINDEX", {}) if is_server_uri(self.uri) else ("FLAT", {})
 
     def _create_chunks(self, kb: str, info: KBInfo) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -152,8 +173,7 @@ class Store:
             schema.add_function(Function(name="grams_fn", function_type=FunctionType.BM25,
                                          input_field_names=[GRAMS_TEXT_FIELD], output_field_names=[GRAMS_FIELD]))
         index = self.client.prepare_index_params()
-        dense_type = "HNSW" if is_server_uri(self.uri) else "FLAT"
-        dense_params = {"M": 16, "efConstruction": 200} if dense_type == "HNSW" else {}
+        dense_type, dense_params = self.dense_index()
         index.add_index("dense", index_type=dense_type, metric_type="IP", params=dense_params)
         for sparse in ("bm25", GRAMS_FIELD) if chinese else ("bm25",):
             index.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
@@ -240,23 +260,28 @@ class Store:
         rows = self.client.query(kb, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
+    def iter_chunks(self, kb: str, fields: list[str] | None = None, batch_size: int = 4096) -> Iterator[dict[str, Any]]:
+        """Every chunk of a KB with ``fields`` (default ``CHUNK_FIELDS``), read in batches."""
+        self.load(kb)
+        return self._iter_query(kb, "", fields or CHUNK_FIELDS, batch_size)
+
     def chunks(self, kb: str) -> list[dict[str, Any]]:
         """Every chunk of a KB (its ``CHUNK_FIELDS``), for offline work such as training a reranker."""
-        self.load(kb)
-        return self._query_all(kb, "", CHUNK_FIELDS)
+        return list(self.iter_chunks(kb))
 
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        iterator = self.client.query_iterator(collection, batch_size=4096, filter=expr, output_fields=fields)
-        rows: list[dict[str, Any]] = []
+        return list(self._iter_query(collection, expr, fields))
+
+    def _iter_query(self, collection: str, expr: str, fields: list[str], batch_size: int = 4096) -> Iterator[dict[str, Any]]:
+        iterator = self.client.query_iterator(collection, batch_size=batch_size, filter=expr, output_fields=fields)
         try:
             while True:
                 batch = iterator.next()
                 if not batch:
                     break
-                rows.extend(batch)
+                yield from batch
         finally:
             iterator.close()
-        return rows
 
     # ---- search -------------------------------------------------------------
     def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[dict[str, Any]]:

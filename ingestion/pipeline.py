@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from domainrag.chunk_store import ChunkStore
 from domainrag.ingestion.documents import Chunk
 from domainrag.ingestion.loaders import MAX_FILE_BYTES
 from domainrag.ingestion.scan import file_hash, scan, under_roots
@@ -84,7 +85,7 @@ class IngestOptions:
 class IngestPipeline:
     """Runs one ingest into one knowledge base of a Store."""
 
-    def __init__(self, store: Any, kb: str, embedder: EmbedderLike, options: IngestOptions | None = None) -> None:
+    def __init__(self, store: ChunkStore, kb: str, embedder: EmbedderLike, options: IngestOptions | None = None) -> None:
         self.store = store
         self.kb = kb
         self.embedder = embedder
@@ -139,7 +140,7 @@ class IngestPipeline:
     def _existing_ids(self) -> dict[str, set[str]]:
         """source → stored chunk ids, read once (covers files left half-done by a crash)."""
         by_source: dict[str, set[str]] = defaultdict(set)
-        for row in self.store._query_all(self.kb, "", ["id", "source"]):
+        for row in self.store.iter_chunks(self.kb, ["id", "source"]):
             by_source[row["source"]].add(row["id"])
         return by_source
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,32 @@ def law_rag(small_law_corpus: Path, domainrag_home: Path):
     rag = DomainRAG.from_pack("law", uri=str(domainrag_home / "shared.db"), kb="law_small")
     rag.ingest(small_law_corpus)
     return rag
+
+
+@pytest.fixture(scope="session")
+def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Milvus server process on loopback (milvus-lite's engine over gRPC) for the whole session."""
+    from loopback import milvus_server
+
+    with milvus_server(str(tmp_path_factory.mktemp("milvus-server") / "server.db")) as uri:
+        yield uri
+
+
+@pytest.fixture(params=["lite", "server", "external"], scope="session")
+def milvus_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each Milvus the storage tests run against: a Lite file, a server on loopback and, when
+    ``DOMAINRAG_TEST_MILVUS_URI`` is set, that Milvus (its token from ``DOMAINRAG_TEST_MILVUS_TOKEN``)."""
+    if request.param == "lite":
+        return str(tmp_path_factory.mktemp("milvus-lite") / "lite.db")
+    if request.param == "server":
+        return request.getfixturevalue("milvus_server_uri")
+    external = os.environ.get("DOMAINRAG_TEST_MILVUS_URI")
+    if not external:
+        pytest.skip("set DOMAINRAG_TEST_MILVUS_URI to also run against that Milvus")
+    return external
+
+
+@pytest.fixture(scope="session")
+def milvus_token(milvus_uri: str) -> str | None:
+    """The token for ``milvus_uri`` (only an external Milvus has one)."""
+    return os.environ.get("DOMAINRAG_TEST_MILVUS_TOKEN") if milvus_uri == os.environ.get("DOMAINRAG_TEST_MILVUS_URI") else None

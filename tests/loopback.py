@@ -40,3 +40,30 @@ def serve_app(app: Any, start_timeout: float = 30.0,
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def milvus_server(db_file: str, start_timeout: float = 30.0) -> Iterator[str]:
+    """milvus-lite's engine serving ``db_file`` over gRPC on a free 127.0.0.1 port, like a Milvus server; yields
+    ``http://127.0.0.1:PORT`` once it answers and stops it on exit."""
+    from milvus_lite.server import Server
+
+    port = free_port()
+    server = Server(db_file, f"127.0.0.1:{port}")
+    assert server.start(), f"milvus-lite could not serve {db_file}"
+    try:
+        deadline = time.time() + start_timeout
+        while not _answers(port):
+            assert time.time() < deadline, "the Milvus test server did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

@@ -11,8 +11,8 @@ from typing import Any
 
 import typer
 
-from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, answer_mode_for, err, handle_errors,
-                                  open_rag, print_json)
+from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, PackOpt, TokenOpt, UriOpt, answer_mode_for, err,
+                                  handle_errors, open_rag, print_json)
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # Milvus Lite's gRPC channel logs keep-alive chatter while we generate
@@ -79,7 +79,7 @@ def print_sources(answer: Any) -> None:
 @handle_errors
 def ask(
     question: str = typer.Argument(..., help="The question."),
-    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt, as_json: bool = JsonOpt,
     no_stream: bool = typer.Option(False, "--no-stream", help="Print the answer when it is complete."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the semantic cache."),
     k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="Passages to retrieve (default: the pack's)."),
@@ -93,7 +93,7 @@ def ask(
     """Answer a question from the knowledge base, citing the passages used as [n]."""
     warnings_to_stderr()
     turns = read_history(history)
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+    rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
         answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from domainrag.cli.common import JsonOpt, KbOpt, UriOpt, err, handle_errors, open_rag, out, print_json
+from domainrag.cli.common import JsonOpt, KbOpt, TokenOpt, UriOpt, err, handle_errors, open_rag, out, print_json
 
 
 @handle_errors
@@ -23,7 +23,7 @@ def build_data(
     teacher_passages: int = typer.Option(50, "--teacher-passages", min=1, help="Corpus passages sent to the teacher."),
     task: str = typer.Option("pack", "--task", help="pack: the pack builder's tasks; rag: grounded (question, retrieved "
                              "passages, cited answer) triplets from the pack's knowledge base; all: both."),
-    kb: str = KbOpt, uri: str = UriOpt,
+    kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build instruction data from a pack's documents: exact and near duplicates removed, length and
@@ -37,7 +37,7 @@ def build_data(
     if teacher_url or teacher_model:
         teacher = TeacherSettings(base_url=teacher_url or "", model=teacher_model or "", max_passages=teacher_passages)
     err.print(f"building {loaded.name} instruction data ({task}) from {source or loaded.corpus_dir} ...")
-    rag = open_rag(pack, uri, kb, None) if task in ("rag", "all") else None
+    rag = open_rag(pack, uri, kb, None, token) if task in ("rag", "all") else None
     result = build_dataset(loaded, source=source, out=output, val_ratio=val_ratio, seed=seed, teacher=teacher,
                            task=task, rag=rag)
     if as_json:

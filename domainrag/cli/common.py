@@ -21,6 +21,8 @@ out = Console(highlight=False, soft_wrap=True)
 PackOpt = typer.Option(..., "--pack", "-p", help="Pack name (law, finance, ...) or a pack folder path.")
 KbOpt = typer.Option(None, "--kb", help="Knowledge base name (default: the pack's name).")
 UriOpt = typer.Option(None, "--uri", help="Milvus URI: a Lite .db file (default ~/.domainrag/milvus.db) or http://host:19530.")
+TokenOpt = typer.Option(None, "--token", envvar="DOMAINRAG_MILVUS_TOKEN", show_envvar=True,
+                        help="Milvus token for a server with authentication (user:password or an API key).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 EmbeddingOpt = typer.Option(None, "--embedding-model", help="sentence-transformers model name or folder (overrides the pack).")
 
@@ -93,7 +95,8 @@ def answer_mode_for(mode: str | None, llm_endpoint: str | None, base_model: str 
     return mode
 
 
-def open_rag(pack: str, uri: str | None, kb: str | None, embedding_model: str | None = None) -> Any:
+def open_rag(pack: str, uri: str | None, kb: str | None, embedding_model: str | None = None,
+             token: str | None = None) -> Any:
     from domainrag.rag import DomainRAG
 
-    return DomainRAG.from_pack(pack, uri=uri, kb=kb, embedding_model=embedding_model)
+    return DomainRAG.from_pack(pack, uri=uri, kb=kb, embedding_model=embedding_model, token=token)

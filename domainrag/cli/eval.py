@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from domainrag.cli.ask import AdapterOpt, BaseModelOpt, LlmEndpointOpt, LlmModelOpt, MaxTokensOpt
-from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, UriOpt, answer_mode_for, err, fail, handle_errors, open_rag, out,
-                                  print_json)
+from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, TokenOpt, UriOpt, answer_mode_for, err, fail,
+                                  handle_errors, open_rag, out, print_json)
 
 
 @handle_errors
@@ -32,7 +32,8 @@ def eval_command(
     fresh: bool = typer.Option(False, "--fresh", help="Discard earlier results in the --report folder."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Warn about malformed set lines and skip them "
                                       "instead of stopping."),
-    kb: str = KbOpt, uri: str = UriOpt, embedding_model: str = EmbeddingOpt, adapter: str = AdapterOpt,
+    kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt, embedding_model: str = EmbeddingOpt,
+    adapter: str = AdapterOpt,
     llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt, base_model: str = BaseModelOpt,
     max_new_tokens: int = MaxTokensOpt,
     compare: tuple[str, str] | None = typer.Option(None, "--compare", metavar="RUN_A RUN_B",
@@ -55,7 +56,7 @@ def eval_command(
         fail("give a PACK to evaluate (e.g. `domainrag eval law`) or --compare RUN_A RUN_B")
     from domainrag.evaluate import resolve_set, run_eval
 
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+    rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
         answer_mode=answer_mode_for(None, llm_endpoint, base_model))
     loaded = resolve_set(rag.pack, eval_set, skip_invalid=skip_invalid,

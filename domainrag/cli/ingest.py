@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from domainrag.cli.common import (EXIT_ERROR, EmbeddingOpt, JsonOpt, KbOpt, PackOpt, UriOpt, err, handle_errors,
-                                  open_rag, out, print_json)
+from domainrag.cli.common import (EXIT_ERROR, EmbeddingOpt, JsonOpt, KbOpt, PackOpt, TokenOpt, UriOpt, err,
+                                  handle_errors, open_rag, out, print_json)
 
 
 @handle_errors
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders (recursive)."),
-    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt, as_json: bool = JsonOpt,
     embedding_model: str = EmbeddingOpt,
     no_prune: bool = typer.Option(False, "--no-prune", help="Keep chunks of files that are gone from the folders."),
     max_file_mb: int = typer.Option(200, "--max-file-mb", help="Skip files larger than this."),
@@ -31,7 +31,7 @@ def ingest(
     Exit code: 0 when every file is ingested or unchanged, 1 when some files were skipped
     (the others are stored; reasons are in the summary), 2 when nothing could be done.
     """
-    rag = open_rag(pack, uri, kb, embedding_model)
+    rag = open_rag(pack, uri, kb, embedding_model, token)
     summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal,
                          prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size,
                          follow_links=follow_links, file_timeout_s=file_timeout, file_memory_bytes=file_memory_mb * 2**20)
@@ -58,13 +58,13 @@ def ingest(
 @handle_errors
 def search(
     query: str = typer.Argument(..., help="The search query."),
-    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, as_json: bool = JsonOpt,
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt, as_json: bool = JsonOpt,
     k: int = typer.Option(5, "--k", "-k", min=1, max=1000, help="Number of hits."),
     mode: str = typer.Option(None, "--mode", help="hybrid (default), dense or bm25."),
     embedding_model: str = EmbeddingOpt,
 ) -> None:
     """Search the knowledge base (hybrid dense + BM25 with RRF by default)."""
-    rag = open_rag(pack, uri, kb, embedding_model)
+    rag = open_rag(pack, uri, kb, embedding_model, token)
     hits = rag.search(query, k=k, mode=mode)
     if as_json:
         print_json([{key: value for key, value in h.to_dict().items() if key != "metadata"} for h in hits])

@@ -5,23 +5,23 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from domainrag.cli.common import JsonOpt, UriOpt, err, fail, handle_errors, out, print_json
+from domainrag.cli.common import JsonOpt, TokenOpt, UriOpt, err, fail, handle_errors, out, print_json
 
 app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 
 
-def _store(uri: str | None):
-    from domainrag.config import default_uri
+def _store(uri: str | None, token: str | None):
+    from domainrag.config import env_override, resolve_uri
     from domainrag.store import Store
 
-    return Store(uri or default_uri())
+    return Store(resolve_uri(uri), token or env_override("MILVUS_TOKEN", None))
 
 
 @app.command("list")
 @handle_errors
-def list_kbs(uri: str = UriOpt, as_json: bool = JsonOpt) -> None:
+def list_kbs(uri: str = UriOpt, token: str = TokenOpt, as_json: bool = JsonOpt) -> None:
     """List knowledge bases with their chunk and file counts."""
-    store = _store(uri)
+    store = _store(uri, token)
     rows = []
     for name in store.list_kbs():
         info = store.kb_info(name)
@@ -41,9 +41,10 @@ def list_kbs(uri: str = UriOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command("stats")
 @handle_errors
-def stats(kb: str = typer.Argument(..., help="Knowledge base name."), uri: str = UriOpt, as_json: bool = JsonOpt) -> None:
+def stats(kb: str = typer.Argument(..., help="Knowledge base name."), uri: str = UriOpt, token: str = TokenOpt,
+          as_json: bool = JsonOpt) -> None:
     """Files, chunks, version and model of one knowledge base."""
-    store = _store(uri)
+    store = _store(uri, token)
     if not store.has_kb(kb):
         fail(f"no knowledge base {kb!r} at {store.uri}; see `domainrag kb list`")
     info = store.kb_info(kb)
@@ -62,10 +63,10 @@ def stats(kb: str = typer.Argument(..., help="Knowledge base name."), uri: str =
 
 @app.command("delete")
 @handle_errors
-def delete(kb: str = typer.Argument(..., help="Knowledge base name."), uri: str = UriOpt,
+def delete(kb: str = typer.Argument(..., help="Knowledge base name."), uri: str = UriOpt, token: str = TokenOpt,
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Delete a knowledge base and everything stored in it."""
-    store = _store(uri)
+    store = _store(uri, token)
     if not store.has_kb(kb):
         fail(f"no knowledge base {kb!r} at {store.uri}; see `domainrag kb list`")
     if not yes and not typer.confirm(f"delete knowledge base {kb!r} ({store.count(kb)} chunks)?", err=True):

@@ -10,6 +10,7 @@ from domainrag.cli import cache as cache_cmd
 from domainrag.cli import eval as eval_cmd
 from domainrag.cli import ingest as ingest_cmd
 from domainrag.cli import kb as kb_cmd
+from domainrag.cli import milvus as milvus_cmd
 from domainrag.cli import packs as packs_cmd
 from domainrag.cli import serve as serve_cmd
 from domainrag.cli import tune as tune_cmd
@@ -22,6 +23,7 @@ app.command("search")(ingest_cmd.search)
 app.command("ask")(ask_cmd.ask)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(kb_cmd.app, name="kb")
+app.add_typer(milvus_cmd.app, name="milvus")
 app.add_typer(cache_cmd.app, name="cache")
 app.command("ui")(ui_cmd.ui)
 app.command("eval")(eval_cmd.eval_command)

@@ -9,7 +9,8 @@ import socket
 import typer
 
 from domainrag.cli.ask import BaseModelOpt, LlmEndpointOpt, LlmModelOpt, warnings_to_stderr
-from domainrag.cli.common import EmbeddingOpt, KbOpt, PackOpt, UriOpt, answer_mode_for, err, handle_errors, open_rag
+from domainrag.cli.common import (EmbeddingOpt, KbOpt, PackOpt, TokenOpt, UriOpt, answer_mode_for, err, handle_errors,
+                                  open_rag)
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -43,7 +44,7 @@ def check_exposure(host: str, api_key: str | None, insecure: bool) -> None:
 
 @handle_errors
 def serve(
-    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt,
+    pack: str = PackOpt, kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all; needs --api-key)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt, base_model: str = BaseModelOpt,
@@ -72,7 +73,7 @@ def serve(
                              max_concurrent=max_concurrent, max_queue=max_queue, queue_timeout_s=queue_timeout,
                              debug=debug)
     warnings_to_stderr()
-    rag = open_rag(pack, uri, kb, embedding_model).with_llm(
+    rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
         answer_mode=answer_mode_for(None, llm_endpoint, base_model))
     if not rag.store.has_kb(rag.kb):

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from domainrag.cli.common import UriOpt, err, fail, handle_errors
+from domainrag.cli.common import TokenOpt, UriOpt, err, fail, handle_errors
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -42,7 +42,7 @@ def ui(
     pack: str = typer.Option(None, "--pack", "-p", help="Pack to open first (name or folder); others stay selectable."),
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 to share on your network)."),
-    uri: str = UriOpt,
+    uri: str = UriOpt, token: str = TokenOpt,
     open_browser: bool = typer.Option(False, "--open", help="Open a browser tab once the server is up."),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=8, max=2048,
                                        help="Default answer length in the chat settings (default: the pack's)."),
@@ -60,6 +60,8 @@ def ui(
     env = dict(os.environ, **{PACK_ENV: pack})
     if uri:
         env["DOMAINRAG_MILVUS_URI"] = uri
+    if token:
+        env["DOMAINRAG_MILVUS_TOKEN"] = token  # the environment, not the command line, so `ps` does not show it
     if max_new_tokens:
         env["DOMAINRAG_UI_MAX_NEW_TOKENS"] = str(max_new_tokens)
     err.print(f"domainrag UI for pack [bold]{pack}[/] on http://{host}:{port}  (Ctrl-C to stop)")

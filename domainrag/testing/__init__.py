@@ -1,0 +1,1 @@
+"""Reusable test suites for domainrag backends (``domainrag.testing.chunk_store``)."""
