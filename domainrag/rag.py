@@ -13,11 +13,19 @@ from domainrag.retrieve import Hit, Retriever
 from domainrag.store import Store
 
 
+_FROM_PACK: Any = object()  # "build this part from the pack" (None means none, for the cache)
+
+
 class DomainRAG:
     """A domain pack bound to a knowledge base. Models and the Milvus client load once, on first use."""
 
     def __init__(self, pack: Pack, uri: str | None = None, kb: str | None = None,
-                 embedding_model: str | None = None, token: str | None = None) -> None:
+                 embedding_model: str | None = None, token: str | None = None, *, store: Store | None = None,
+                 embedder: Embedder | None = None, retriever: Retriever | None = None, generator: Any = None,
+                 cache: Any = _FROM_PACK) -> None:
+        """Parts not given are built from the pack on first use: ``store`` (the Milvus client at ``uri``),
+        ``embedder``, ``retriever`` (hybrid search over ``store``), ``generator`` (see ``with_llm``) and ``cache``
+        (the semantic answer cache; None for none)."""
         self.pack = pack
         self.uri = resolve_uri(uri)
         self.kb = validate_kb_name(kb or env_override("KB", None) or pack.name)
@@ -25,16 +33,16 @@ class DomainRAG:
         self._embedding_name = embedding_model or pack.embedding_model
         self._lock = threading.Lock()  # the Milvus client
         self._embedder_lock = threading.Lock()  # the embedding model (loads while the client starts, see warm_up)
-        self._store: Store | None = None
-        self._answer_cache: Any = None
-        self._answer_cache_set = False
+        self._store: Store | None = store
+        self._answer_cache: Any = None if cache is _FROM_PACK else cache
+        self._answer_cache_set = cache is not _FROM_PACK
         self._llm_options: dict[str, Any] = {}
         self._answer_mode: str | None = None
-        self._generator_obj: Any = None
+        self._generator_obj: Any = generator
         self._answer_chain: Any = None
         self._answer_lock = threading.Lock()
-        self._embedder: Embedder | None = None
-        self._retriever: Retriever | None = None
+        self._embedder: Embedder | None = embedder
+        self._retriever: Retriever | None = retriever
 
     @classmethod
     def from_pack(cls, pack: str | Path | Pack, uri: str | None = None, kb: str | None = None, **kwargs: Any) -> "DomainRAG":

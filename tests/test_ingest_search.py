@@ -80,7 +80,7 @@ def test_incremental_reingest_change_and_removal(tmp_path: Path, domainrag_home:
     first_law_chunks = len(rag.store.chunk_ids_for_source("incremental", str(folder / "个人独资企业法(1999-08-30).md")))
 
     counter = CountingEmbedder(rag.embedder)
-    rag._embedder = counter
+    rag = DomainRAG(rag.pack, uri=rag.uri, kb=rag.kb, store=rag.store, embedder=counter)  # the same KB, counted
     again = rag.ingest(folder)
     assert (again.unchanged, again.ingested, again.chunks_added, again.chunks_removed) == (2, 0, 0, 0)
     assert counter.texts == 0 and rag.kb_version() == version
@@ -158,7 +158,7 @@ def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domain
     assert len(partial) > 40 and store.manifest("resumed") == {}
 
     counter = CountingEmbedder(rag.embedder)
-    rag._embedder = counter
+    rag = DomainRAG(rag.pack, uri=rag.uri, kb=rag.kb, store=rag.store, embedder=counter)
     resumed = rag.ingest(folder, batch_size=16)
     clean = _rag(domainrag_home, "clean_run")
     clean.ingest(folder)

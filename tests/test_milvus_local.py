@@ -15,7 +15,7 @@ import pytest
 
 from domainrag import DomainRAG
 
-from conftest import LAW_CORPUS, REPO
+from conftest import LAW_CORPUS
 from loopback import free_port
 
 FIRST, SECOND = "民法商法/个人独资企业法(1999-08-30).md", "民法商法/农民专业合作社法(2017-12-27).md"
@@ -34,20 +34,9 @@ def ask(url: str, question: str) -> dict:
         return json.load(response)
 
 
-def extractive_law_pack(folder: Path) -> Path:
-    """The law pack, answering extractively (no model to load)."""
-    folder.mkdir()
-    for entry in (REPO / "domains" / "law").iterdir():
-        if entry.name not in ("pack.toml", "corpus"):
-            (folder / entry.name).symlink_to(entry)
-    text = (REPO / "domains" / "law" / "pack.toml").read_text(encoding="utf-8")
-    (folder / "pack.toml").write_text(text + '\n[answer]\nmode = "extractive"\n', encoding="utf-8")
-    return folder
-
-
 @pytest.mark.slow
 def test_serve_answers_while_another_process_ingests(tmp_path: Path) -> None:
-    home, docs, pack = tmp_path / "home", tmp_path / "docs", extractive_law_pack(tmp_path / "pack")
+    home, docs, pack = tmp_path / "home", tmp_path / "docs", "law"  # the law pack quotes: no model to load
     for folder in (home, docs):
         folder.mkdir()
     env = {**os.environ, "DOMAINRAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -64,8 +53,7 @@ def test_serve_answers_while_another_process_ingests(tmp_path: Path) -> None:
 
         port = free_port()
         serve = subprocess.Popen([sys.executable, "-m", "domainrag.cli.main", "serve", "--pack", str(pack),
-                                  "--kb", "shared", "--port", str(port), "--llm-endpoint", "http://127.0.0.1:9/v1",
-                                  "--llm-model", "none"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  "--kb", "shared", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  text=True)
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120

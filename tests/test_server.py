@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +31,9 @@ USER = [{"role": "user", "content": THEFT}]
 
 
 class SlowGenerator(Generator):
-    """A stand-in LLM: one word every ``delay`` s up to ``max_new_tokens``. Records what each request asked for
-    and whether a stream was closed before its end. Adapters are folders, labelled by path, as a local model's."""
+    """A stand-in LLM: one character of the first passage every ``delay`` s up to ``max_new_tokens`` (grounded
+    text, never a finished sentence, so the answer chain keeps reading). Records what each request asked for and
+    whether a stream was closed before its end. Adapters are folders, labelled by path, as a local model's."""
 
     model_name = "slow"
 
@@ -49,11 +51,13 @@ class SlowGenerator(Generator):
 
     def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
         self.requests.append({"adapter": adapter, "max_new_tokens": max_new_tokens})
+        passage = re.search(r"\[1\][^\n]*\n([^\n]+)", messages[-1]["content"])
+        words = re.sub(r"[。！？；;!?\[\]【】]", "", passage.group(1) if passage else "") or "词"
         done = False
         try:
             for i in range(max_new_tokens or 8):
                 time.sleep(self.delay)
-                yield f"词{i} "
+                yield words[i % len(words)]
             done = True
         finally:
             (self.finished if done else self.closed).set()
