@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -42,3 +43,13 @@ def quiet() -> None:
     from domainrag.cli.common import quiet_libraries
 
     quiet_libraries()
+
+
+def print_result(result: dict, as_json: bool, width: int = 30) -> None:
+    """The benchmark's figures: JSON with ``--json``, else one ``name  value`` line each."""
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    for key, value in result.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+        print(f"{key:{width}} {shown}")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, p50_p95, quiet, shared_path  # noqa: E402
+from _common import REPO, p50_p95, print_result, quiet, shared_path  # noqa: E402
 
 OFF_TOPIC = ["红烧肉的做法是什么？", "今天天气怎么样？", "Python 怎么读取 JSON 文件？", "感冒了应该吃什么药？",
              "世界杯冠军是哪个国家？", "怎样提高英语口语？", "How do I bake bread?", "手机没电了怎么办？",
@@ -121,11 +121,7 @@ def main() -> int:
                             "lawbench_3-2_passing": f"{lawbench_pass}/{len(every_question)}"},
         "cpu_threads": __import__("torch").get_num_threads(),
     }
-    if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        for key, value in result.items():
-            print(f"{key:26} {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+    print_result(result, args.json, 26)
     return 0
 
 

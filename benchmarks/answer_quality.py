@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import p50_p95, quiet, shared_path  # noqa: E402
+from _common import p50_p95, print_result, quiet, shared_path  # noqa: E402
 
 
 def quote_top_hit(hit: Any) -> str:
@@ -107,11 +107,7 @@ def main() -> int:
         "first_token_ms_p50_p95": [round(v, 1) for v in p50_p95([r["first_token_ms"] for r in answered])],
         "total_ms_p50_p95": [round(v, 1) for v in p50_p95([r["total_ms"] for r in answered])],
     }
-    if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        for key, value in result.items():
-            print(f"{key:36} {json.dumps(value, ensure_ascii=False)}")
+    print_result(result, args.json, 36)
     return 0
 
 
