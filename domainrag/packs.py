@@ -102,7 +102,7 @@ def _read_pack(folder: Path) -> Pack:
         raise ConfigError(f"{toml_path}: bad [retrieval] section ({exc})") from None
     if retrieval.mode not in ("hybrid", "dense", "bm25"):
         raise ConfigError(f"{toml_path}: [retrieval] mode must be hybrid, dense or bm25, not {retrieval.mode!r}")
-    return Pack(
+    pack = Pack(
         name=str(meta.get("name") or folder.name),
         path=folder.resolve(),
         description=str(meta.get("description", "")),
@@ -115,6 +115,10 @@ def _read_pack(folder: Path) -> Pack:
         prompts={k: str(v) for k, v in data.get("prompts", {}).items()},
         raw=data,
     )
+    from domainrag.pack_settings import validate_pack_settings
+
+    validate_pack_settings(pack)
+    return pack
 
 
 def _entry_point_packs() -> dict[str, Path]:

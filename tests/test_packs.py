@@ -80,3 +80,17 @@ def test_packs_cli_list_and_show() -> None:
     assert info["adapter_validation_perplexity"]["adapter"] < info["adapter_validation_perplexity"]["base"]
     missing = _cli("packs", "show", "nope")
     assert missing.exit_code == 2 and "unknown pack" in missing.stderr and "Traceback" not in missing.output
+
+
+@pytest.mark.parametrize("table, error", [
+    ("[cache]\nthreshhold = 0.9\n", r"pack.toml \[cache\]: unknown keys \['threshhold'\]"),
+    ("[answer]\nmode = \"creative\"\n", r"pack.toml: \[answer\] .*mode grounded\|extractive"),
+    ("[generation]\nmax_new_token = 5\n", r"pack.toml: unknown \[generation\] keys \['max_new_token'\]"),
+    ("[tune]\nrank = 8\n", r"pack.toml: unknown \[tune\] keys \['rank'\]"),
+    ("[prompts]\nsystme = \"x\"\n", r"pack.toml: unknown \[prompts\] keys \['systme'\]"),
+    ("[retreival]\nk = 3\n", r"pack.toml: unknown tables \['retreival'\]"),
+])
+def test_a_typo_in_any_table_fails_when_the_pack_loads(tmp_path: Path, table: str, error: str) -> None:
+    (tmp_path / "pack.toml").write_text(f'[pack]\nname = "typo"\n{table}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=error):
+        load_pack(tmp_path)
