@@ -1,8 +1,10 @@
 """The ingest pipeline: scan → load → split → embed → upsert, incremental and crash-safe.
 
-Crash safety: a file is recorded in the manifest only after all its chunks are stored and its stale
-chunks deleted. Chunk ids are content hashes, so a re-run after a crash re-embeds only what is
-missing and ends with exactly the chunks of a clean run.
+Crash safety: a new file is first entered in the manifest as pending (file hash "", 0 chunks), so a crash
+can never leave chunks the manifest does not know of (a re-run prunes them if the file is gone); its real
+entry is written only after all its chunks are stored and its stale chunks deleted. Chunk ids are content
+hashes, so a re-run after a crash re-embeds only what is missing and ends with exactly the chunks of a clean
+run. ``faults.hit`` marks the steps where crash tests kill the process (a no-op unless DOMAINRAG_FAULT is set).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from domainrag.ingestion import faults
 from domainrag.ingestion.documents import Chunk
 from domainrag.ingestion.loaders import MAX_FILE_BYTES
 from domainrag.ingestion.scan import file_hash, scan, under_roots
 from domainrag.ingestion.worker import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, FileParser, Parsed, ParseRequest
+
+PENDING_HASH = ""  # the manifest's file hash of a file whose chunks are being written
+DELETE_BATCH = 100  # chunk ids per delete request
 
 
 class EmbedderLike(Protocol):
@@ -58,6 +64,7 @@ class _PendingFile:
     title: str
     keep_ids: set[str]
     stale_ids: list[str]
+    in_manifest: bool  # False: a new file, entered as pending before its chunks are written
 
 
 @dataclass
@@ -117,9 +124,10 @@ class IngestPipeline:
                 todo.append((path, digest))
 
         if todo:
-            self._process(todo, summary)
+            self._process(todo, manifest, summary)
         if self.options.prune and found.roots:
             self._prune(manifest, found, summary)
+        faults.hit("flush")
         self.store.flush(self.kb)
         summary.chunks_total = self.store.count(self.kb)
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -131,8 +139,8 @@ class IngestPipeline:
         for source in manifest:
             if source not in present and under_roots(source, found.roots):
                 ids = sorted(self.store.chunk_ids_for_source(self.kb, source))
-                self.store.delete_chunks(self.kb, ids)
-                self.store.forget_file(self.kb, source)
+                delete_chunks(self.store, self.kb, ids)
+                self.store.forget_file(self.kb, source)  # last: a crash before it leaves the entry to prune again
                 summary.removed += 1
                 summary.chunks_removed += len(ids)
 
@@ -143,7 +151,7 @@ class IngestPipeline:
             by_source[row["source"]].add(row["id"])
         return by_source
 
-    def _process(self, todo: list[tuple[Path, str]], summary: IngestSummary) -> None:
+    def _process(self, todo: list[tuple[Path, str]], manifest: dict[str, Any], summary: IngestSummary) -> None:
         from tqdm import tqdm
 
         existing = self._existing_ids()
@@ -167,7 +175,7 @@ class IngestPipeline:
                 new_ids = {c.id for c in chunks}
                 pending_chunks.extend(c for c in chunks if c.id not in stored)
                 pending_files.append(_PendingFile(str(path), digest, chunks[0].title if chunks else path.stem,
-                                                  new_ids, sorted(stored - new_ids)))
+                                                  new_ids, sorted(stored - new_ids), str(path) in manifest))
                 if len(pending_chunks) >= options.batch_size:
                     self._embed_and_send(pending_chunks, pending_files, writer)
                     pending_chunks, pending_files = [], []
@@ -236,17 +244,34 @@ class _Writer:
             if self.error:
                 continue
             try:
-                self.store.upsert_chunks(self.kb, batch.rows)
-                self.summary.chunks_added += len(batch.rows)
-                self.queued_rows -= len(batch.rows)
-                for done in batch.completed:
-                    if done.stale_ids:
-                        self.store.delete_chunks(self.kb, done.stale_ids)
-                        self.summary.chunks_removed += len(done.stale_ids)
-                    self.store.record_file(self.kb, done.source, done.file_hash, done.title, len(done.keep_ids))
-                    self.summary.ingested += 1
-                if time.monotonic() - self.last_flush > self.flush_interval_s:
-                    self.store.flush(self.kb)
-                    self.last_flush = time.monotonic()
+                self._write(batch)
             except BaseException as exc:  # surfaced to the caller by put()/finish()
                 self.error = exc
+
+    def _write(self, batch: _WriteBatch) -> None:
+        """Pending entries for new files, the chunks, stale deletes, then the files' real manifest entries."""
+        for done in batch.completed:
+            if not done.in_manifest:
+                self.store.record_file(self.kb, done.source, PENDING_HASH, done.title, 0)
+        self.store.upsert_chunks(self.kb, batch.rows)
+        faults.hit("after_upsert")
+        self.summary.chunks_added += len(batch.rows)
+        self.queued_rows -= len(batch.rows)
+        for done in batch.completed:
+            delete_chunks(self.store, self.kb, done.stale_ids)
+            self.summary.chunks_removed += len(done.stale_ids)
+            self.store.record_file(self.kb, done.source, done.file_hash, done.title, len(done.keep_ids))
+            faults.hit("after_record")
+            self.summary.ingested += 1
+        if time.monotonic() - self.last_flush > self.flush_interval_s:
+            faults.hit("flush")
+            self.store.flush(self.kb)
+            self.last_flush = time.monotonic()
+
+
+def delete_chunks(store: Any, kb: str, ids: list[str]) -> None:
+    """Delete chunks in batches of ``DELETE_BATCH`` ids (a crash between two leaves the rest to a re-run)."""
+    for start in range(0, len(ids), DELETE_BATCH):
+        if start:
+            faults.hit("mid_delete")
+        store.delete_chunks(kb, ids[start:start + DELETE_BATCH])

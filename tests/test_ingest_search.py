@@ -9,6 +9,8 @@ import pytest
 
 from domainrag import DomainRAG
 from domainrag.errors import ConfigError
+from domainrag.ingestion import faults
+from domainrag.ingestion.pipeline import PENDING_HASH
 
 EN_DOC = """# Deposit Insurance Handbook
 
@@ -147,15 +149,16 @@ def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domain
     rag = _rag(domainrag_home, "resumed")
     store = rag.store
 
-    def crash(*args, **kwargs):  # the process dies after a file's chunks are written, before it is recorded
-        raise RuntimeError("simulated crash")
+    def crash(step: str) -> None:  # the process dies after a file's chunks are written, before it is recorded
+        if step == "after_upsert":
+            raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(store, "record_file", crash)
+    monkeypatch.setattr(faults, "hit", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         rag.ingest(folder, batch_size=16)
     monkeypatch.undo()
     partial = store._query_all("resumed", "", ["id"])
-    assert len(partial) > 40 and store.manifest("resumed") == {}
+    assert len(partial) > 40 and [row["file_hash"] for row in store.manifest("resumed").values()] == [PENDING_HASH]
 
     counter = CountingEmbedder(rag.embedder)
     rag._embedder = counter
