@@ -19,6 +19,8 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +115,28 @@ def _armed_from_env() -> _Armed | None:
 
 
 _ARMED = _armed_from_env()
-hit = _ARMED if _ARMED is not None else _noop  # the pipeline calls hit("<step>") at each step
+hit: Callable[[str], None] = _ARMED if _ARMED is not None else _noop  # the pipeline calls hit("<step>")
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by ``hit`` inside ``raise_at``."""
+
+
+@contextmanager
+def raise_at(step: str) -> Iterator[None]:
+    """In-process fault for tests: while the block runs, reaching ``step`` raises ``SimulatedCrash`` (the
+    ingest stops there, as a crash would, without a subprocess)."""
+    global hit
+
+    def crash(reached: str) -> None:
+        if reached == step:
+            raise SimulatedCrash(f"simulated crash at {step}")
+
+    previous, hit = hit, crash
+    try:
+        yield
+    finally:
+        hit = previous
 
 
 def release_lite(uri: str) -> None:

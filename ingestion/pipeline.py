@@ -1,8 +1,9 @@
 """The ingest pipeline: scan → load → split → embed → upsert, incremental and crash-safe.
 
-Crash safety: a new file is first entered in the manifest as pending (file hash "", 0 chunks), so a crash
-can never leave chunks the manifest does not know of (a re-run prunes them if the file is gone); its real
-entry is written only after all its chunks are stored and its stale chunks deleted. Chunk ids are content
+Crash safety: a new or changed file is first entered in the manifest as pending (file hash "", 0 chunks), so
+a crash never leaves chunks that a re-run would not look at (the file gone: pruned; changed back to the
+content ingested before: re-split, the other version's chunks deleted); its real entry is written only after
+all its chunks are stored and its stale chunks deleted. Chunk ids are content
 hashes, so a re-run after a crash re-embeds only what is missing and ends with exactly the chunks of a clean
 run. ``faults.hit`` marks the steps where crash tests kill the process (a no-op unless DOMAINRAG_FAULT is set).
 """
@@ -64,7 +65,6 @@ class _PendingFile:
     title: str
     keep_ids: set[str]
     stale_ids: list[str]
-    in_manifest: bool  # False: a new file, entered as pending before its chunks are written
 
 
 @dataclass
@@ -124,7 +124,7 @@ class IngestPipeline:
                 todo.append((path, digest))
 
         if todo:
-            self._process(todo, manifest, summary)
+            self._process(todo, summary)
         if self.options.prune and found.roots:
             self._prune(manifest, found, summary)
         faults.hit("flush")
@@ -151,7 +151,7 @@ class IngestPipeline:
             by_source[row["source"]].add(row["id"])
         return by_source
 
-    def _process(self, todo: list[tuple[Path, str]], manifest: dict[str, Any], summary: IngestSummary) -> None:
+    def _process(self, todo: list[tuple[Path, str]], summary: IngestSummary) -> None:
         from tqdm import tqdm
 
         existing = self._existing_ids()
@@ -175,7 +175,7 @@ class IngestPipeline:
                 new_ids = {c.id for c in chunks}
                 pending_chunks.extend(c for c in chunks if c.id not in stored)
                 pending_files.append(_PendingFile(str(path), digest, chunks[0].title if chunks else path.stem,
-                                                  new_ids, sorted(stored - new_ids), str(path) in manifest))
+                                                  new_ids, sorted(stored - new_ids)))
                 if len(pending_chunks) >= options.batch_size:
                     self._embed_and_send(pending_chunks, pending_files, writer)
                     pending_chunks, pending_files = [], []
@@ -249,10 +249,9 @@ class _Writer:
                 self.error = exc
 
     def _write(self, batch: _WriteBatch) -> None:
-        """Pending entries for new files, the chunks, stale deletes, then the files' real manifest entries."""
+        """Pending manifest entries, the chunks, stale deletes, then the files' real manifest entries."""
         for done in batch.completed:
-            if not done.in_manifest:
-                self.store.record_file(self.kb, done.source, PENDING_HASH, done.title, 0)
+            self.store.record_file(self.kb, done.source, PENDING_HASH, done.title, 0)
         self.store.upsert_chunks(self.kb, batch.rows)
         faults.hit("after_upsert")
         self.summary.chunks_added += len(batch.rows)

@@ -124,7 +124,7 @@ def test_kill_9_mid_delete_of_stale_chunks_then_rerun_equals_a_clean_run(tmp_pat
     assert proc.returncode == -signal.SIGKILL
     rag = DomainRAG.from_pack("law", uri=str(db), kb="changes")
     state = KBState.read(rag.store, "changes")
-    assert state.manifest == before.manifest  # nothing recorded, the removed file not pruned yet
+    assert state.manifest == {**before.manifest, partnership: (PENDING_HASH, 0)}  # the removed file not pruned yet
     assert len(set(before.ids) - set(state.ids)) == DELETE_BATCH  # one delete request done, the rest left
     assert state.by_source[sole] == before.by_source[sole]
     assert state.duplicated() == 0
@@ -135,21 +135,14 @@ def test_kill_9_mid_delete_of_stale_chunks_then_rerun_equals_a_clean_run(tmp_pat
     assert_rerun_equals(db, "changes", corpus, clean)
 
 
-def test_a_file_removed_after_a_crash_leaves_no_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_removed_after_a_crash_leaves_no_chunks(tmp_path: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "a.md").write_text("# 甲条例\n\n第一条 甲条例规定的期限为三十日。\n", encoding="utf-8")
     (folder / "b.md").write_text("# 乙条例\n\n第一条 乙条例规定的期限为六十日。\n", encoding="utf-8")
     rag = DomainRAG.from_pack("law", uri=str(tmp_path / "orphans.db"), kb="orphans")
-
-    def crash(step: str) -> None:
-        if step == "after_upsert":
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(faults, "hit", crash)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
         rag.ingest(folder, batch_size=1)
-    monkeypatch.undo()
     crashed = KBState.read(rag.store, "orphans")
     assert crashed.manifest == {str(folder / "a.md"): (PENDING_HASH, 0)} and crashed.by_source[str(folder / "a.md")] == 1
 
@@ -196,3 +189,23 @@ def test_milvus_lite_killed_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: P
     assert_consistent(state)
     release_lite(str(db))
     assert_rerun_equals(db, "server", corpus, clean)
+
+
+def test_a_file_reverted_after_a_crash_keeps_only_its_own_chunks(tmp_path: Path) -> None:
+    note = tmp_path / "notes" / "a.md"
+    note.parent.mkdir()
+    original = "# 甲条例\n\n第一条 甲条例规定的期限为三十日。\n"
+    note.write_text(original, encoding="utf-8")
+    rag = DomainRAG.from_pack("law", uri=str(tmp_path / "revert.db"), kb="revert")
+    rag.ingest(note.parent)
+    before = KBState.read(rag.store, "revert")
+
+    note.write_text(original.replace("三十日", "九十日"), encoding="utf-8")
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
+        rag.ingest(note.parent)
+    crashed = KBState.read(rag.store, "revert")
+    assert crashed.manifest == {str(note): (PENDING_HASH, 0)} and crashed.by_source[str(note)] == 2
+
+    note.write_text(original, encoding="utf-8")  # back to the ingested content: the edit's chunk must go
+    rag.ingest(note.parent)
+    assert KBState.read(rag.store, "revert") == before

@@ -140,23 +140,17 @@ def test_unknown_mode_and_missing_kb_are_clear_errors(domainrag_home: Path, law_
         _rag(domainrag_home, "bad-name!")
 
 
-def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domainrag_home: Path, small_law_corpus: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domainrag_home: Path,
+                                                         small_law_corpus: Path) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()
     for name in ("个人独资企业法(1999-08-30).md", "农民专业合作社法(2017-12-27).md"):
         shutil.copy(small_law_corpus / name, folder / name)
     rag = _rag(domainrag_home, "resumed")
     store = rag.store
-
-    def crash(step: str) -> None:  # the process dies after a file's chunks are written, before it is recorded
-        if step == "after_upsert":
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(faults, "hit", crash)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    # the process dies after a file's chunks are written, before it is recorded
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
         rag.ingest(folder, batch_size=16)
-    monkeypatch.undo()
     partial = store._query_all("resumed", "", ["id"])
     assert len(partial) > 40 and [row["file_hash"] for row in store.manifest("resumed").values()] == [PENDING_HASH]
 
