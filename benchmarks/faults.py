@@ -2,13 +2,14 @@
 
 Each round copies a base knowledge base (an older version of a few law files), starts ``domainrag ingest`` of
 the current version (one file changed, one new, one removed: upserts, stale deletes, a prune, a flush) with
-DOMAINRAG_FAULT set to a random plan: a step the clean run reaches, the N-th time it is reached, a random delay,
-and the ingest process or its Milvus Lite server as the victim. A round whose ingest ends before the kill
-lands is not counted and is drawn again. After each kill the ingest is re-run in this process and compared
+DOMAINRAG_FAULT set to a random plan: a step the clean run reaches, the N-th time it is reached, a delay (none
+for half the plans, else random up to 50 ms, so the kill lands inside the requests to Milvus that follow) and
+the ingest process or its Milvus Lite server as the victim. A round whose ingest ends before the kill lands is
+not counted and is drawn again. After each kill the ingest is re-run in this process and compared
 with a clean run measured at the start: chunks lost, chunks stored twice, stale chunks left, manifest entries
 that differ.
 
-    python benchmarks/faults.py [--kills 20] [--seed 0] [--max-delay 0.5] [--json]
+    python benchmarks/faults.py [--kills 20] [--seed 0] [--max-delay 0.05] [--json]
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def kill_round(plan: str, base_db: Path, work: Path, corpus: Path, clean: Any) -
 
 def random_plan(rng: random.Random, steps: Counter[str], max_delay: float) -> str:
     step = rng.choice(sorted(steps))
-    delay = round(rng.uniform(0, max_delay), 2) if rng.random() < 0.5 else 0
+    delay = round(rng.uniform(0, max_delay), 3) if rng.random() < 0.5 else 0
     return f"{step}:{rng.randint(1, steps[step])}:{delay:g}:{rng.choice(['self', 'milvus'])}"
 
 
@@ -109,7 +110,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-delay", type=float, default=0.5, help="longest delay (s) between step and kill")
+    parser.add_argument("--max-delay", type=float, default=0.05,
+                        help="longest delay (s) between step and kill: it lands inside the requests that follow")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     quiet()
