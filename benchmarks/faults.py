@@ -69,11 +69,11 @@ def count_steps(base_db: Path, work: Path, corpus: Path) -> tuple[Any, Counter[s
     db = work / "clean.db"
     shutil.copy(base_db, db)
     steps: Counter[str] = Counter()
-    faults.hit = lambda step: steps.update([step])
+    previous, faults.hit = faults.hit, lambda step: steps.update([step])
     try:
         clean = ingest_here(db, corpus)
     finally:
-        faults.hit = faults._noop
+        faults.hit = previous
     return clean, steps
 
 
@@ -135,8 +135,9 @@ def main() -> int:
             if result is not None:
                 rounds.append(result)
                 if not args.json:
-                    print(f"  kill {len(rounds):2d}  {result['plan']:<24} exit {result['exit']:>4}  lost {result['lost']}"
-                          f"  duplicated {result['duplicated']}  stale {result['stale']}", file=sys.stderr)
+                    print(f"  kill {len(rounds):2d}  {result['plan']:<28} exit {result['exit']:>4}"
+                          f"  lost {result['lost']}  duplicated {result['duplicated']}  stale {result['stale']}",
+                          file=sys.stderr)
     summary = {
         "kills": len(rounds), "attempts": attempts,
         "victims": dict(Counter(r["plan"].rsplit(":", 1)[1] for r in rounds)),
@@ -157,7 +158,7 @@ def main() -> int:
         print(f"stale chunks left {summary['stale_chunks']}  manifest entries differing {summary['manifest_diffs']}")
         print(f"clean run         {summary['clean_run_chunks']} chunks (step hits {summary['clean_run_step_hits']})")
         print(f"seconds           {summary['seconds']}")
-    failed = summary["lost_chunks"] or summary["duplicated_chunks"] or summary["stale_chunks"] or summary["manifest_diffs"]
+    failed = any(summary[key] for key in ("lost_chunks", "duplicated_chunks", "stale_chunks", "manifest_diffs"))
     return 1 if failed or len(rounds) < args.kills else 0
 
 

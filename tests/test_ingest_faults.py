@@ -144,7 +144,8 @@ def test_a_file_removed_after_a_crash_leaves_no_chunks(tmp_path: Path) -> None:
     with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
         rag.ingest(folder, batch_size=1)
     crashed = KBState.read(rag.store, "orphans")
-    assert crashed.manifest == {str(folder / "a.md"): (PENDING_HASH, 0)} and crashed.by_source[str(folder / "a.md")] == 1
+    assert crashed.manifest == {str(folder / "a.md"): (PENDING_HASH, 0)}
+    assert crashed.by_source == {str(folder / "a.md"): 1}
 
     (folder / "a.md").unlink()  # gone before the re-run: its chunks must not stay behind
     summary = rag.ingest(folder, batch_size=1)
@@ -173,7 +174,8 @@ def test_milvus_lite_killed_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: P
     proc = start_ingest(corpus, db, "server")
     assert proc.stderr is not None
     captured = bytearray()
-    reader = threading.Thread(target=lambda: [captured.extend(b) for b in iter(lambda: os.read(proc.stderr.fileno(), 4096), b"")],
+    fd = proc.stderr.fileno()
+    reader = threading.Thread(target=lambda: [captured.extend(b) for b in iter(lambda: os.read(fd, 4096), b"")],
                               daemon=True)
     reader.start()
     deadline = time.time() + 300
