@@ -1,8 +1,11 @@
 """The ingest pipeline: scan → load → split → embed → upsert, incremental and crash-safe.
 
-Crash safety: a file is recorded in the manifest only after all its chunks are stored and its stale
-chunks deleted. Chunk ids are content hashes, so a re-run after a crash re-embeds only what is
-missing and ends with exactly the chunks of a clean run.
+Crash safety: a new or changed file is first entered in the manifest as pending (file hash "", 0 chunks), so
+a crash never leaves chunks that a re-run would not look at (the file gone: pruned; changed back to the
+content ingested before: re-split, the other version's chunks deleted); its real entry is written only after
+all its chunks are stored and its stale chunks deleted. Chunk ids are content
+hashes, so a re-run after a crash re-embeds only what is missing and ends with exactly the chunks of a clean
+run. ``faults.hit`` marks the steps where crash tests kill the process (a no-op unless DOMAINRAG_FAULT is set).
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from domainrag.chunk_store import ChunkStore
+from domainrag.ingestion import faults
 from domainrag.ingestion.documents import Chunk
 from domainrag.ingestion.loaders import MAX_FILE_BYTES
 from domainrag.ingestion.scan import file_hash, scan, under_roots
 from domainrag.ingestion.worker import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, FileParser, Parsed, ParseRequest
+
+PENDING_HASH = ""  # the manifest's file hash of a file whose chunks are being written
+DELETE_BATCH = 100  # chunk ids per delete request
 
 
 class EmbedderLike(Protocol):
@@ -121,6 +128,7 @@ class IngestPipeline:
             self._process(todo, summary)
         if self.options.prune and found.roots:
             self._prune(manifest, found, summary)
+        faults.hit("flush")
         self.store.flush(self.kb)
         summary.chunks_total = self.store.count(self.kb)
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -132,8 +140,8 @@ class IngestPipeline:
         for source in manifest:
             if source not in present and under_roots(source, found.roots):
                 ids = sorted(self.store.chunk_ids_for_source(self.kb, source))
-                self.store.delete_chunks(self.kb, ids)
-                self.store.forget_file(self.kb, source)
+                delete_chunks(self.store, self.kb, ids)
+                self.store.forget_file(self.kb, source)  # last: a crash before it leaves the entry to prune again
                 summary.removed += 1
                 summary.chunks_removed += len(ids)
 
@@ -237,17 +245,33 @@ class _Writer:
             if self.error:
                 continue
             try:
-                self.store.upsert_chunks(self.kb, batch.rows)
-                self.summary.chunks_added += len(batch.rows)
-                self.queued_rows -= len(batch.rows)
-                for done in batch.completed:
-                    if done.stale_ids:
-                        self.store.delete_chunks(self.kb, done.stale_ids)
-                        self.summary.chunks_removed += len(done.stale_ids)
-                    self.store.record_file(self.kb, done.source, done.file_hash, done.title, len(done.keep_ids))
-                    self.summary.ingested += 1
-                if time.monotonic() - self.last_flush > self.flush_interval_s:
-                    self.store.flush(self.kb)
-                    self.last_flush = time.monotonic()
+                self._write(batch)
             except BaseException as exc:  # surfaced to the caller by put()/finish()
                 self.error = exc
+
+    def _write(self, batch: _WriteBatch) -> None:
+        """Pending manifest entries, the chunks, stale deletes, then the files' real manifest entries."""
+        for done in batch.completed:
+            self.store.record_file(self.kb, done.source, PENDING_HASH, done.title, 0)
+        self.store.upsert_chunks(self.kb, batch.rows)
+        faults.hit("after_upsert")
+        self.summary.chunks_added += len(batch.rows)
+        self.queued_rows -= len(batch.rows)
+        for done in batch.completed:
+            delete_chunks(self.store, self.kb, done.stale_ids)
+            self.summary.chunks_removed += len(done.stale_ids)
+            self.store.record_file(self.kb, done.source, done.file_hash, done.title, len(done.keep_ids))
+            faults.hit("after_record")
+            self.summary.ingested += 1
+        if time.monotonic() - self.last_flush > self.flush_interval_s:
+            faults.hit("flush")
+            self.store.flush(self.kb)
+            self.last_flush = time.monotonic()
+
+
+def delete_chunks(store: Any, kb: str, ids: list[str]) -> None:
+    """Delete chunks in batches of ``DELETE_BATCH`` ids (a crash between two leaves the rest to a re-run)."""
+    for start in range(0, len(ids), DELETE_BATCH):
+        if start:
+            faults.hit("mid_delete")
+        store.delete_chunks(kb, ids[start:start + DELETE_BATCH])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from domainrag import Answer, DomainRAG
 from domainrag.answer import Citation
+from domainrag.llm.base import Generator
 
 QUESTION = "盗窃罪数额较大的，处几年以下有期徒刑？"
 PARAPHRASE = "盗窃罪数额较大的，会处几年以下的有期徒刑？"
@@ -65,6 +67,50 @@ def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, t
         assert not old_folder.exists()  # the old version's entries are gone from disk too
     finally:
         rag.store.drop_kb("cache_versions")
+
+
+class IngestingGenerator(Generator):
+    """Stands in for the LLM; while it writes, an ingest of another file into the KB finishes."""
+
+    model_name = "ingesting"
+
+    def __init__(self, rag: DomainRAG, paths: list[Path]) -> None:
+        self.rag, self.paths, self.calls = rag, paths, 0
+
+    def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
+        self.calls += 1
+        self.rag.ingest(self.paths)
+        yield "期限为三十日。[1]"
+
+
+def test_an_answer_is_cached_under_the_version_read_before_it_was_generated(law_rag: DomainRAG, tmp_path: Path) -> None:
+    from domainrag.cache import AnswerCache
+
+    question = "缓存测试的期限是多少日？"
+    first, second = tmp_path / "甲条例.md", tmp_path / "乙条例.md"
+    first.write_text("# 甲条例\n\n第一条 缓存测试的期限为三十日。\n", encoding="utf-8")
+    second.write_text("# 乙条例\n\n第一条 乙条例规定的申报期限为六十日。\n", encoding="utf-8")
+    rag = DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb="cache_race")
+    rag.ingest(first)
+    try:
+        cache = rag.answer_cache = AnswerCache(rag)
+        read = cache.version()
+        rag.ingest([first, second])  # another file: a new version
+        assert cache.version() != read
+        assert cache.store(question, Answer(answer="期限为三十日。[1]", model="m"), kb_version=read) is False
+        assert cache.lookup(question) is None and cache.lookup(question, kb_version=cache.version()) is None
+
+        third = tmp_path / "丙条例.md"  # the same race in the answer chain: the ingest ends during generation
+        third.write_text("# 丙条例\n\n第一条 丙条例规定的公示期限为十日。\n", encoding="utf-8")
+        generator = IngestingGenerator(rag, [first, second, third])
+        chained = DomainRAG.from_pack(rag.pack, uri=rag.uri, kb=rag.kb).with_llm(generator=generator)
+        chained.answer_cache = cache
+        answer = chained.ask(question)
+        assert generator.calls == 1 and answer.sources and not answer.cache_hit
+        again = chained.ask(question)  # the first answer was not filed under the version the ingest made
+        assert generator.calls == 2 and not again.cache_hit
+    finally:
+        rag.store.drop_kb("cache_race")
 
 
 def test_cache_stats_and_clear(cached_rag: DomainRAG) -> None:

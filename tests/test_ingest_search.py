@@ -9,6 +9,8 @@ import pytest
 
 from domainrag import DomainRAG
 from domainrag.errors import ConfigError
+from domainrag.ingestion import faults
+from domainrag.ingestion.pipeline import PENDING_HASH
 
 EN_DOC = """# Deposit Insurance Handbook
 
@@ -138,24 +140,19 @@ def test_unknown_mode_and_missing_kb_are_clear_errors(domainrag_home: Path, law_
         _rag(domainrag_home, "bad-name!")
 
 
-def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domainrag_home: Path, small_law_corpus: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domainrag_home: Path,
+                                                         small_law_corpus: Path) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()
     for name in ("个人独资企业法(1999-08-30).md", "农民专业合作社法(2017-12-27).md"):
         shutil.copy(small_law_corpus / name, folder / name)
     rag = _rag(domainrag_home, "resumed")
     store = rag.store
-
-    def crash(*args, **kwargs):  # the process dies after a file's chunks are written, before it is recorded
-        raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(store, "record_file", crash)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    # the process dies after a file's chunks are written, before it is recorded
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
         rag.ingest(folder, batch_size=16)
-    monkeypatch.undo()
     partial = store._query_all("resumed", "", ["id"])
-    assert len(partial) > 40 and store.manifest("resumed") == {}
+    assert len(partial) > 40 and [row["file_hash"] for row in store.manifest("resumed").values()] == [PENDING_HASH]
 
     counter = CountingEmbedder(rag.embedder)
     rag = DomainRAG(rag.pack, uri=rag.uri, kb=rag.kb, store=rag.store, embedder=counter)

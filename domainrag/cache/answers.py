@@ -25,10 +25,12 @@ def pack_fingerprint(pack: Any) -> str:
 
 
 class AnswerCache:
-    """Looks answers up by standalone question in the namespace of the KB's *current* version.
+    """Looks answers up by standalone question in the namespace of a KB version.
 
-    The version is read from the store on every call, so an ingest that changes the knowledge base (in this
-    process or, on a Milvus server, in another one) moves lookups to a new, empty namespace at once.
+    The answer chain reads the version once, before retrieval (``version()``), and passes it to ``lookup``
+    and ``store``: an answer is kept under the version it was generated from, so an ingest that finishes
+    meanwhile (in this process or, on a Milvus server, in another one) cannot file an old answer under the
+    new version. Without ``kb_version`` the version is read at the call.
     """
 
     def __init__(self, rag: Any, settings: CacheSettings | None = None) -> None:
@@ -36,17 +38,22 @@ class AnswerCache:
         self.settings = settings or CacheSettings.from_pack(rag.pack)
         self._pack_key = pack_fingerprint(rag.pack)
 
-    def namespace(self, variant: str = "") -> Namespace | None:
-        """The namespace for the KB as it is now (None when the KB does not exist yet)."""
-        if not self.rag.store.has_kb(self.rag.kb):
+    def version(self) -> str | None:
+        """The KB's version now (None when the KB does not exist yet)."""
+        return self.rag.kb_version() if self.rag.store.has_kb(self.rag.kb) else None
+
+    def namespace(self, variant: str = "", kb_version: str | None = None) -> Namespace | None:
+        """The namespace for the KB at ``kb_version`` (default: now; None when the KB does not exist yet)."""
+        kb_version = kb_version or self.version()
+        if kb_version is None:
             return None
-        return Namespace(pack=self.rag.pack.name, kb=self.rag.kb, kb_version=self.rag.kb_version(),
+        return Namespace(pack=self.rag.pack.name, kb=self.rag.kb, kb_version=kb_version,
                          store_uri=self.rag.uri, embedding=self.rag.embedding_model_name,
                          variant=f"{variant}|pack={self._pack_key}")
 
-    def cache(self, variant: str = "") -> SemanticCache | None:
-        """The ``SemanticCache`` for ``variant`` (generator, adapter, k, ...) at the KB's current version."""
-        namespace = self.namespace(variant)
+    def cache(self, variant: str = "", kb_version: str | None = None) -> SemanticCache | None:
+        """The ``SemanticCache`` for ``variant`` (generator, adapter, k, ...) at ``kb_version`` (default: now)."""
+        namespace = self.namespace(variant, kb_version)
         if namespace is None:
             return None
         return open_semantic_cache(namespace, self.rag.embedder, self.settings, self._milvus(namespace))
@@ -58,12 +65,13 @@ class AnswerCache:
         return MilvusTarget(uri=self.rag.uri, token=self.rag.token, collection=namespace.collection())
 
     # ---- the interface the answer chain uses ---------------------------------------------
-    def lookup(self, question: str, variant: str = "") -> tuple[dict[str, Any], float] | None:
+    def lookup(self, question: str, variant: str = "", kb_version: str | None = None
+               ) -> tuple[dict[str, Any], float] | None:
         """``(Answer.to_dict() + sources, similarity)`` of a cached answer to the same question, else None."""
         if not self.settings.enabled:
             return None
         try:
-            cache = self.cache(variant)
+            cache = self.cache(variant, kb_version)
             hit = cache.lookup(question) if cache is not None else None
         except DomainRAGError:
             raise
@@ -72,14 +80,17 @@ class AnswerCache:
             return None
         return (hit.answer, hit.similarity) if hit is not None else None
 
-    def store(self, question: str, answer: Any, variant: str = "") -> bool:
-        """Keep a generated answer (refusals and empty answers are not kept)."""
+    def store(self, question: str, answer: Any, variant: str = "", kb_version: str | None = None) -> bool:
+        """Keep a generated answer under ``kb_version``, the version read before it was generated (refusals,
+        empty answers and answers from a version that is no longer current are not kept)."""
         if not self.settings.enabled or getattr(answer, "no_context", False) or not str(answer.answer).strip():
             return False
         data = answer.to_dict()
         data.update(cache_hit=False, similarity=None, sources=[s.to_dict() for s in getattr(answer, "sources", [])])
         try:
-            cache = self.cache(variant)
+            if kb_version is not None and kb_version != self.version():
+                return False  # never served again; opening its namespace would drop the current version's
+            cache = self.cache(variant, kb_version)
             return cache.store(question, data) if cache is not None else False
         except DomainRAGError:
             raise

@@ -83,6 +83,7 @@ class Turn:
     max_new_tokens: int | None = None
     cancel: threading.Event | None = None  # set by the caller (a server whose client left): generation stops
     standalone: str = ""
+    kb_version: str | None = None  # read at the cache lookup; the answer is cached under it
     passages: list[tuple[int, Hit, str]] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
     answer: Answer | None = None
@@ -183,7 +184,8 @@ class AnswerChain:
         cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
         if cache is None:
             return turn
-        found = cache.lookup(turn.standalone, variant=self._cache_variant(turn))
+        turn.kb_version = cache.version()
+        found = cache.lookup(turn.standalone, variant=self._cache_variant(turn), kb_version=turn.kb_version)
         if found is not None:
             data, similarity = found
             turn.answer = Answer.from_dict(data, cache_hit=True, similarity=similarity, question=turn.question,
@@ -341,7 +343,7 @@ class AnswerChain:
     def _store_cache(self, turn: Turn, answer: Answer) -> None:
         cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
         if cache is not None:
-            cache.store(turn.standalone, answer, variant=self._cache_variant(turn))
+            cache.store(turn.standalone, answer, variant=self._cache_variant(turn), kb_version=turn.kb_version)
 
     def _timings(self, turn: Turn, first: float, gen: float) -> dict[str, float]:
         return {"retrieve_ms": turn.timings.get("retrieve_ms", 0.0), "first_token_ms": first,
