@@ -185,7 +185,7 @@ class KBState:
 
     @classmethod
     def read(cls, store: Any, kb: str) -> KBState:
-        rows = store._query_all(kb, "", ["id", "source"])
+        rows = list(store.iter_chunks(kb, ["id", "source"]))
         manifest = {source: (row["file_hash"], row["chunks"]) for source, row in store.manifest(kb).items()}
         return cls(Counter(r["id"] for r in rows), manifest, Counter(r["source"] for r in rows))
 

@@ -17,7 +17,7 @@ import pytest
 
 from domainrag import DomainRAG
 from domainrag.ingestion import faults
-from domainrag.ingestion.faults import FAULT_ENV, KBState, milvus_pids, release_lite, wait_released
+from domainrag.ingestion.faults import FAULT_ENV, KBState, release_lite, wait_released
 from domainrag.ingestion.pipeline import DELETE_BATCH, PENDING_HASH
 from domainrag.ingestion.scan import file_hash
 from domainrag.ingestion.worker import ParseRequest, parse
@@ -84,8 +84,8 @@ def assert_rerun_equals(db: Path, kb: str, corpus: Path, clean: KBState) -> None
 def assert_consistent(state: KBState) -> None:
     """Every file the manifest calls complete has all its chunks, and no chunk is stored twice."""
     assert state.duplicated() == 0
-    for source, (file_hash, chunks) in state.manifest.items():
-        if file_hash != PENDING_HASH:
+    for source, (stored_hash, chunks) in state.manifest.items():
+        if stored_hash != PENDING_HASH:
             assert state.by_source[source] == chunks, source
     assert set(state.by_source) <= set(state.manifest)  # no chunk the manifest does not know of
 
