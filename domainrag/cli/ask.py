@@ -11,8 +11,8 @@ from typing import Any
 
 import typer
 
-from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, PackOpt, TokenOpt, UriOpt, answer_mode_for, err,
-                                  handle_errors, open_rag, print_json)
+from domainrag.cli.common import (AnswerModeOpt, EmbeddingOpt, JsonOpt, KbOpt, PackOpt, TokenOpt, UriOpt,
+                                  answer_mode_for, err, handle_errors, open_rag, print_json)
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # Milvus Lite's gRPC channel logs keep-alive chatter while we generate
@@ -86,9 +86,7 @@ def ask(
     history: Path = typer.Option(None, "--history", help="JSON file with the conversation so far (for follow-ups)."),
     adapter: str = AdapterOpt, llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt,
     base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
-    mode: str = typer.Option(None, "--mode", help="grounded: the model writes, every sentence checked against the "
-                             "sources; extractive: the best source's clause, no model. Default: the pack's, or "
-                             "grounded when --llm-endpoint or --base-model names a model."),
+    mode: str = AnswerModeOpt,
 ) -> None:
     """Answer a question from the knowledge base, citing the passages used as [n]."""
     warnings_to_stderr()

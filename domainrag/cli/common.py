@@ -87,6 +87,11 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+AnswerModeOpt = typer.Option(None, "--mode", help="grounded: the model writes, every sentence checked against the "
+                             "sources; extractive: the best source's clause, no model. Default: the pack's, or "
+                             "grounded when --llm-endpoint or --base-model names a model.")
+
+
 def answer_mode_for(mode: str | None, llm_endpoint: str | None, base_model: str | None) -> str | None:
     """``--mode`` as given; else ``grounded`` when a model is named on the command line (it is there to write);
     else None (the pack's ``[answer] mode``)."""

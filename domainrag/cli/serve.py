@@ -9,8 +9,8 @@ import socket
 import typer
 
 from domainrag.cli.ask import BaseModelOpt, LlmEndpointOpt, LlmModelOpt, warnings_to_stderr
-from domainrag.cli.common import (EmbeddingOpt, KbOpt, PackOpt, TokenOpt, UriOpt, answer_mode_for, err, handle_errors,
-                                  open_rag)
+from domainrag.cli.common import (AnswerModeOpt, EmbeddingOpt, KbOpt, PackOpt, TokenOpt, UriOpt, answer_mode_for,
+                                  err, handle_errors, open_rag)
 from domainrag.errors import ConfigError
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -48,7 +48,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all; needs --api-key)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt, base_model: str = BaseModelOpt,
-    embedding_model: str = EmbeddingOpt,
+    embedding_model: str = EmbeddingOpt, mode: str = AnswerModeOpt,
     api_key: str = typer.Option(None, "--api-key", envvar="DOMAINRAG_API_KEY",
                                 help="Clients must send Authorization: Bearer KEY (/health stays open)."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback --host without an API key."),
@@ -75,7 +75,7 @@ def serve(
     warnings_to_stderr()
     rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
-        answer_mode=answer_mode_for(None, llm_endpoint, base_model))
+        answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
     if not rag.store.has_kb(rag.kb):
         raise ConfigError(f"knowledge base {rag.kb!r} does not exist at {rag.uri}: "
                           f"run `domainrag ingest PATH --pack {rag.pack.name}` first")
