@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from domainrag.cli.ask import AdapterOpt, BaseModelOpt, LlmEndpointOpt, LlmModelOpt, MaxTokensOpt
-from domainrag.cli.common import (AnswerModeOpt, EmbeddingOpt, JsonOpt, KbOpt, TokenOpt, UriOpt, answer_mode_for, err, fail,
+from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, TokenOpt, UriOpt, answer_mode_for, err, fail,
                                   handle_errors, open_rag, out, print_json)
 
 
@@ -33,7 +33,8 @@ def eval_command(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Warn about malformed set lines and skip them "
                                       "instead of stopping."),
     kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt, embedding_model: str = EmbeddingOpt,
-    mode: str = AnswerModeOpt,
+    answer_mode: str = typer.Option(None, "--answer-mode", help="grounded or extractive (default: the pack's, or "
+                                    "grounded when --llm-endpoint or --base-model names a model)."),
     adapter: str = AdapterOpt,
     llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt, base_model: str = BaseModelOpt,
     max_new_tokens: int = MaxTokensOpt,
@@ -59,7 +60,7 @@ def eval_command(
 
     rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
-        answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
+        answer_mode=answer_mode_for(answer_mode, llm_endpoint, base_model))
     loaded = resolve_set(rag.pack, eval_set, skip_invalid=skip_invalid,
                          warn=lambda message: err.print(f"[yellow]warning[/] {message}"))
     try:
