@@ -103,7 +103,8 @@ def test_an_answer_is_cached_under_the_version_read_before_it_was_generated(law_
         third = tmp_path / "丙条例.md"  # the same race in the answer chain: the ingest ends during generation
         third.write_text("# 丙条例\n\n第一条 丙条例规定的公示期限为十日。\n", encoding="utf-8")
         generator = IngestingGenerator(rag, [first, second, third])
-        chained = DomainRAG.from_pack(rag.pack, uri=rag.uri, kb=rag.kb).with_llm(generator=generator)
+        chained = DomainRAG.from_pack(rag.pack, uri=rag.uri, kb=rag.kb).with_llm(generator=generator,
+                                                                                 answer_mode="grounded")
         chained.answer_cache = cache
         answer = chained.ask(question)
         assert generator.calls == 1 and answer.sources and not answer.cache_hit
