@@ -51,7 +51,7 @@ def test_chat_answer_sources_feedback_followup_and_clear(chat_app: AppTest, law_
         assert any(label.startswith(f"[{citation['n']}] {citation['title']}") for label in cards)
     assert any("农民专业合作社法" in label for label in cards)
     assert any("total" in c.value for c in bubble.caption)  # timings line
-    assert any("freshly generated" in m.value or "cache hit" in m.value for m in bubble.markdown)  # badge
+    assert any("fresh answer" in m.value or "cache hit" in m.value for m in bubble.markdown)  # badge
     # how the answer was written, and the pack's disclaimer beside (not inside) it
     assert answer["mode"] in ("generated", "extractive") and answer["answer"].startswith("根据《农民专业合作社法》")
     badge = {"generated": "generated", "extractive": "quoted from source"}[answer["mode"]]

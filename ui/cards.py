@@ -49,10 +49,11 @@ def answer_badges(answer: dict[str, Any]) -> None:
             label = "cache hit" + (f" · similarity {similarity:.2f}" if isinstance(similarity, (int, float)) else "")
             st.badge(label, icon=":material/bolt:", color="green")
         else:
-            st.badge("freshly generated", icon=":material/auto_awesome:", color="gray")
-        adapter = answer.get("adapter")
-        st.badge(f"adapter: {adapter}" if adapter else "base model", icon=":material/tune:",
-                 color="violet" if adapter else "gray")
+            st.badge("fresh answer", icon=":material/auto_awesome:", color="gray")
+        if mode == "generated" or (answer.get("timings") or {}).get("generate_ms"):  # the model was asked
+            adapter = answer.get("adapter")
+            st.badge(f"adapter: {adapter}" if adapter else "base model", icon=":material/tune:",
+                     color="violet" if adapter else "gray")
     if answer.get("disclaimer"):
         st.caption(f":material/gavel: {answer['disclaimer']}")
     timings = answer.get("timings") or {}
