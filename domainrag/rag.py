@@ -116,8 +116,12 @@ class DomainRAG:
             options.file_timeout_s = file_timeout_s
         if file_memory_bytes is not None:
             options.file_memory_bytes = file_memory_bytes
-        self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
+        self.ensure_kb()
         return IngestPipeline(self.store, self.kb, self.embedder, options).run(list(paths))
+
+    def ensure_kb(self) -> None:
+        """Create the knowledge base (collection, indexes, manifest) if it does not exist yet."""
+        self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """Hybrid (default), dense or BM25 search of the knowledge base."""

@@ -25,6 +25,8 @@ def ingest(
                                        help="Skip a file whose parsing needs more memory than this (0: no limit)."),
     follow_links: bool = typer.Option(False, "--follow-links",
                                       help="Ingest symbolic links that point outside the folders given."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Processes that parse and embed the files side by side (needs a Milvus server)."),
 ) -> None:
     """Ingest documents into the knowledge base (incremental: unchanged files are skipped).
 
@@ -32,9 +34,17 @@ def ingest(
     (the others are stored; reasons are in the summary), 2 when nothing could be done.
     """
     rag = open_rag(pack, uri, kb, embedding_model, token)
-    summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal,
-                         prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size,
-                         follow_links=follow_links, file_timeout_s=file_timeout, file_memory_bytes=file_memory_mb * 2**20)
+    options = dict(prune=not no_prune, max_file_bytes=max_file_mb * 2**20, batch_size=batch_size,
+                   follow_links=follow_links, file_timeout_s=file_timeout, file_memory_bytes=file_memory_mb * 2**20)
+    if workers > 1:
+        from domainrag.ingestion.parallel import ingest_in_parallel
+
+        err.print(f"ingesting with {workers} worker processes …")
+        summary = ingest_in_parallel(rag, [str(p) for p in paths], workers, [
+            "--batch-size", str(batch_size), "--max-file-mb", str(max_file_mb), "--file-timeout", str(file_timeout),
+            "--file-memory-mb", str(file_memory_mb)], **options)
+    else:
+        summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal, **options)
     for skipped in summary.skipped:
         err.print(f"[yellow]skipped[/] {skipped['source']}: {skipped['reason']}")
     for warning in summary.warnings:
