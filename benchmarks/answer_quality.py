@@ -56,7 +56,7 @@ def main() -> int:
     from domainrag import DomainRAG
     from domainrag.chain.grounding import extractive_answer, reference_for, unsupported_mentions
     from domainrag.evaluate.gold import Gold, hit_article
-    from domainrag.evaluate.lawref import parse_article_ref
+    from domainrag.lawref import parse_article_ref
     from domainrag.evaluate.metrics import rouge_l_words
 
     records = json.loads(data.read_text(encoding="utf-8"))[args.offset:args.offset + args.n]

@@ -27,7 +27,7 @@ VARIANTS = {"words": ("bm25", {"grams_weight": 0.0}), "grams": ("bm25", {"bm25_w
 
 def hit_matches(hit, gold) -> bool:
     """The hit is the gold article of the gold law."""
-    from domainrag.evaluate.lawref import article_key, title_matches_law
+    from domainrag.lawref import article_key, title_matches_law
 
     label = hit.metadata.get("article")
     return bool(label) and title_matches_law(hit.title, gold.law) and article_key(label) == gold.article
@@ -35,7 +35,7 @@ def hit_matches(hit, gold) -> bool:
 
 def lawbench_items(rag, kb: str, dev: Path) -> list[tuple[str, object]]:
     """(question, gold article) for each LawBench question whose answer names an article of a law in the KB."""
-    from domainrag.evaluate.lawref import parse_article_ref
+    from domainrag.lawref import parse_article_ref
 
     rag.store.load(kb)
     titles = sorted({row["title"] for row in rag.store.manifest(kb).values()})

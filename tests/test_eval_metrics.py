@@ -10,7 +10,7 @@ from domainrag.answer import Citation
 from domainrag.evaluate import metrics
 from domainrag.evaluate.extract import extract_choices, extract_number
 from domainrag.evaluate.gold import Gold
-from domainrag.evaluate.lawref import ArticleRef, article_key, parse_article_ref, parse_article_refs
+from domainrag.lawref import ArticleRef, article_key, parse_article_ref, parse_article_refs
 from domainrag.numerals import article_number, chinese_numeral
 from domainrag.evaluate.runner import score_answer
 from domainrag.evaluate.sets import parse_item

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from domainrag.evaluate.gold import squeeze
-from domainrag.evaluate.lawref import ArticleRef, normalize_law_name
+from domainrag.lawref import ArticleRef, normalize_law_name
 from domainrag.evaluate.sets import SetError, load_eval_set, pack_sets, resolve_set
 from domainrag.packs import load_pack
 
@@ -127,7 +127,7 @@ def test_law_gold_articles_exist_in_the_pack_corpus() -> None:
     for item in shipped:
         ref = item.gold.articles[0]
         text = corpus[ref.law].read_text(encoding="utf-8")
-        from domainrag.evaluate.lawref import ARTICLE, article_key
+        from domainrag.lawref import ARTICLE, article_key
 
         assert any(article_key(m.group(0)) == ref.article for m in ARTICLE.finditer(text)), item.id
 

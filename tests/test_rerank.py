@@ -110,7 +110,7 @@ def test_law_pack_ships_a_reranker_that_can_be_turned_off(law_rag, monkeypatch):
 def test_law_reranker_finds_more_gold_articles_than_fusion_alone(domainrag_home, monkeypatch):
     """The pack's sample corpus and its LawBench 3-2 questions: more gold articles in the reranked top 5."""
     from domainrag import DomainRAG
-    from domainrag.evaluate.lawref import article_key, parse_article_ref, title_matches_law
+    from domainrag.lawref import article_key, parse_article_ref, title_matches_law
 
     rag = DomainRAG.from_pack("law", uri=str(domainrag_home / "rerank.db"), kb="law_pack")
     rag.ingest(rag.pack.corpus_dir)

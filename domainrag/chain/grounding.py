@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from domainrag.chain.citations import MARKER as _MARKER
+from domainrag.lawref import article_key, clean_law_candidate, normalize_law_name
 from domainrag.numerals import ARTICLE
 
 SUPPORT_THRESHOLD = 0.6  # share of a generated sentence's character bigrams that must occur in the passages
@@ -27,7 +29,6 @@ _TITLE_DATE = re.compile(r"[（(][^（）()]*\d{4}[^（）()]*[）)]\s*$")
 _LABEL = re.compile(rf"^\s*{ARTICLE.pattern}(?:（续\d+）)?[\s\u3000]*")
 _CLAUSE_END = re.compile(r"(?<=[。！？!?；;\n])")
 _SENTENCE_END = "。！？!?；;\n"
-_MARKER = re.compile(r"[\[【［]\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*[\]】］]")
 
 
 # ---- support -----------------------------------------------------------------------------------------------
@@ -40,14 +41,21 @@ def _bigrams(tokens: list[str]) -> set[tuple[str, str]]:
     return set(zip(tokens, tokens[1:]))
 
 
-def sentence_support(sentence: str, sources: Iterable[str]) -> float:
-    """Share of the sentence's character bigrams that occur in the sources (citation markers ignored)."""
-    grams = _bigrams(char_tokens(_MARKER.sub("", sentence)))
-    if not grams:
-        return 0.0
+def bigram_pool(sources: Iterable[str]) -> set[tuple[str, str]]:
+    """Every character bigram of the sources: what ``sentence_support`` measures a sentence against."""
     pool: set[tuple[str, str]] = set()
     for text in sources:
         pool |= _bigrams(char_tokens(text))
+    return pool
+
+
+def sentence_support(sentence: str, sources: Iterable[str] | set[tuple[str, str]]) -> float:
+    """Share of the sentence's character bigrams that occur in the sources (citation markers ignored).
+    ``sources`` may be texts or a ``bigram_pool`` of them (computed once when many sentences are checked)."""
+    grams = _bigrams(char_tokens(_MARKER.sub("", sentence)))
+    if not grams:
+        return 0.0
+    pool = sources if isinstance(sources, set) else bigram_pool(sources)
     return len(grams & pool) / len(grams)
 
 
@@ -57,12 +65,6 @@ def short_title(title: str) -> str:
     return _STATE_NAME.sub("", _TITLE_DATE.sub("", title.strip())).strip()
 
 
-def article_key(label: str) -> str | None:
-    from domainrag.evaluate.lawref import article_key as parse
-
-    return parse(label)
-
-
 def unsupported_mentions(text: str, cited: Sequence[tuple[str, str, str]]) -> list[str]:
     """Article references in ``text`` that no cited passage holds.
 
@@ -70,8 +72,6 @@ def unsupported_mentions(text: str, cited: Sequence[tuple[str, str, str]]) -> li
     cited passage's own article (and the law it names, if any, is that passage's law), or when the cited text
     itself contains it (a clause that refers to 本法第十条 may be quoted).
     """
-    from domainrag.evaluate.lawref import clean_law_candidate, normalize_law_name
-
     own = {(normalize_law_name(title), article_key(label)) for title, label, _ in cited if label}
     own_articles = {key for _, key in own}
     bodies = [body for _, _, body in cited]
@@ -164,6 +164,7 @@ class SentenceGate:
     def __init__(self, passages: Sequence[tuple[str, str, str]], threshold: float = SUPPORT_THRESHOLD) -> None:
         self.passages = list(passages)
         self.threshold = threshold
+        self._pool = bigram_pool(body for _, _, body in self.passages)
         self.closed = False
         self.accepted: list[str] = []
         self.rejected = ""
@@ -176,7 +177,7 @@ class SentenceGate:
             return not unsupported_mentions(sentence, self.passages)
         if len(tokens) >= 8 and len(_bigrams(tokens)) < MIN_DISTINCT_BIGRAMS * (len(tokens) - 1):
             return False
-        if sentence_support(sentence, [body for _, _, body in self.passages]) < self.threshold:
+        if sentence_support(sentence, self._pool) < self.threshold:
             return False
         return not unsupported_mentions(sentence, self.passages)
 
@@ -218,7 +219,7 @@ class SentenceGate:
         for its end would only cost generation time."""
         if self.threshold <= 0 or len(char_tokens(_MARKER.sub("", unfinished))) < EARLY_CHECK_CHARS:
             return False
-        return sentence_support(unfinished, [body for _, _, body in self.passages]) < self.threshold
+        return sentence_support(unfinished, self._pool) < self.threshold
 
     def finish(self) -> str:
         rest, self._pending = self._pending, ""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from domainrag.evaluate.gold import squeeze
-from domainrag.evaluate.lawref import normalize_law_name, parse_article_ref
+from domainrag.lawref import normalize_law_name, parse_article_ref
 
 LAWBENCH = ("open-compass/LawBench", "e30981bb3ff54c41571f222e0b23e92d27375388", "Apache-2.0 (code); data mixed from "
             "JEC-QA, CAIL and LawGPT_zh scenario QA: research and evaluation use")
@@ -202,7 +202,7 @@ def build_math(data: Path) -> dict[str, list[dict[str, Any]]]:
 SOURCES = {
     "law": [("articles_lawbench_3-2", LAWBENCH, "data/zero_shot/3-2.json (first 250 records = shared law/lawbench/3-2.dev.json)",
              "every record; gold = the first “《law》第N条” named in the reference answer, parsed by "
-             "domainrag.evaluate.lawref (strips 根据/XX类中的/中华人民共和国, Chinese numerals → numbers); "
+             "domainrag.lawref (strips 根据/XX类中的/中华人民共和国, Chinese numerals → numbers); "
              "`in_pack_corpus` is true when domains/law/corpus/ holds that law (the others need the full "
              "LawRefBook corpus, e.g. the benchmark store)"),
             ("mcq_lawbench_1-2", LAWBENCH, "data/zero_shot/1-2.json", "the first 200 records; answer = the letter in "

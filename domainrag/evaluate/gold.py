@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from domainrag.evaluate.lawref import ARTICLE, ArticleRef, article_key, title_matches_law
+from domainrag.lawref import ARTICLE, ArticleRef, article_key, title_matches_law
 
 _SPACE = re.compile(r"\s+")
 _LEADING_ARTICLE = re.compile(rf"^\s*({ARTICLE.pattern})")

@@ -20,7 +20,7 @@ from typing import Any
 from domainrag.errors import ConfigError
 from domainrag.evaluate.extract import extract_number
 from domainrag.evaluate.gold import Gold
-from domainrag.evaluate.lawref import ArticleRef, article_key, parse_article_ref
+from domainrag.lawref import ArticleRef, article_key, parse_article_ref
 
 KINDS = ("text", "mcq", "numeric", "retrieval")
 ANSWER_FORMAT = {"mcq": "\n请从选项中选出正确答案，并以“答案：选项字母”结尾。",
