@@ -160,6 +160,10 @@ class DomainRAG:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""
         return self.store.kb_version(self.kb)
 
+    def _current_kb_version(self) -> str | None:
+        """``kb_version()``, or None while the knowledge base does not exist."""
+        return self.kb_version() if self.store.has_kb(self.kb) else None
+
     def delete_document(self, source: str) -> int:
         """Remove one ingested document (its chunks and manifest entry); returns the number of chunks removed."""
         from domainrag.errors import ConfigError
@@ -182,7 +186,10 @@ class DomainRAG:
             from domainrag.cache import AnswerCache, CacheSettings
 
             settings = CacheSettings.from_pack(self.pack)
-            self._answer_cache = AnswerCache(self, settings) if settings.enabled else None
+            self._answer_cache = AnswerCache(self.pack, kb=self.kb, kb_version=self._current_kb_version,
+                                             embedder=self.embedder, uri=self.uri, token=self.token,
+                                             embedding_model=self.embedding_model_name,
+                                             settings=settings) if settings.enabled else None
             self._answer_cache_set = True
         return self._answer_cache
 
@@ -201,6 +208,11 @@ class DomainRAG:
         self._answer_mode = answer_mode
         self._generator_obj, self._answer_chain = generator, None
         return self
+
+    @property
+    def llm_options(self) -> dict[str, Any]:
+        """The options given to ``with_llm`` (endpoint, model, base_model and generation settings); a copy."""
+        return dict(self._llm_options)
 
     @property
     def answer_mode(self) -> str | None:
@@ -224,7 +236,8 @@ class DomainRAG:
             if self._answer_chain is None:
                 from domainrag.chain import AnswerChain
 
-                self._answer_chain = AnswerChain(self, lambda: self.generator, mode=self._answer_mode)
+                self._answer_chain = AnswerChain(self.pack, self.search, generator=lambda: self.generator,
+                                                 cache=lambda: self.answer_cache, mode=self._answer_mode)
             return self._answer_chain
 
     def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,

@@ -74,7 +74,7 @@ class PackRegistry:
         """The served pack's LLM options; an endpoint's upstream model stays the one the operator fixed."""
         from domainrag.llm.endpoint import EndpointGenerator
 
-        options = dict(self.default._llm_options)
+        options = self.default.llm_options
         if isinstance(self.default.generator, EndpointGenerator):
             options["model"] = self.default.generator.model_name
         return options

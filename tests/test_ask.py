@@ -200,6 +200,31 @@ def test_concurrent_asks_each_get_their_own_sources(scripted_rag: DomainRAG) -> 
         assert results[q].citations[0].chunk_id == top.chunk_id
 
 
+def test_an_answer_chain_assembled_from_a_search_over_the_store(law_rag: DomainRAG) -> None:
+    """No DomainRAG: a Retriever over the Milvus store, the pack, a generator and no cache make a chain."""
+    from domainrag.chain import AnswerChain
+    from domainrag.retrieve import Retriever
+
+    retriever = Retriever(law_rag.store, law_rag.kb, law_rag.embedder)
+    searched: list[tuple[str, int]] = []
+
+    def search(question: str, k: int) -> list:
+        searched.append((question, k))
+        return retriever.search(question, k)
+
+    generator = ScriptedGenerator()
+    pack = dataclasses.replace(law_rag.pack, retrieval=dataclasses.replace(law_rag.pack.retrieval, score_threshold=0.2))
+    chain = AnswerChain(pack, search, generator, cache=None, mode="grounded")
+    answer = chain.ask(THEFT)
+    assert searched == [(THEFT, pack.retrieval.k)] and len(generator.calls) == 1
+    assert answer.answer.startswith("根据《刑法》第二百六十四条的规定[1]，") and answer.mode == "generated"
+    assert answer.sources[0].chunk_id == retriever.search(THEFT, 1)[0].chunk_id
+    assert answer.disclaimer == pack.disclaimer and not answer.cache_hit
+    chain.ask("那它的刑期呢？", history=[("盗窃罪怎么处罚？", "……")], k=2)
+    assert searched[-1] == ("盗窃罪的刑期呢？", 2)  # the standalone question, the caller's k
+    assert chain.ask(OFF_TOPIC).mode == "refused" and len(generator.calls) == 2  # below the pack's floor
+
+
 # ---- the real local model (SmolLM2-135M-Instruct), loaded once per process -----------------------
 @pytest.fixture(scope="module")
 def local_rag(law_rag: DomainRAG) -> DomainRAG:

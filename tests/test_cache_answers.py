@@ -46,6 +46,7 @@ def test_a_paraphrase_and_a_followup_are_answered_from_the_cache(cached_rag: Dom
 
 
 def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, tmp_path: Path) -> None:
+    """An AnswerCache built from its parts (no DomainRAG): entries follow the KB version it is given."""
     from domainrag.cache import AnswerCache
 
     rag = DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb="cache_versions")
@@ -53,7 +54,13 @@ def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, t
     note.write_text("# 测试条例\n\n第一条 本条例规定缓存测试的期限为三十日。\n", encoding="utf-8")
     rag.ingest(note)
     try:
-        cache = AnswerCache(rag)
+        store = rag.store
+        cache = AnswerCache(rag.pack, kb="cache_versions", embedder=rag.embedder, uri=rag.uri,
+                            kb_version=lambda: store.kb_version("cache_versions"), embedding_model="test-embedding")
+        namespace = cache.namespace()
+        assert (namespace.pack, namespace.kb, namespace.store_uri, namespace.embedding) == (
+            "law", "cache_versions", rag.uri, "test-embedding")
+        assert namespace.kb_version == store.kb_version("cache_versions")
         answer = Answer(answer="期限为三十日。[1]", model="m",
                         citations=[Citation(1, "c1", str(note), "测试条例", "第一条", "本条例规定缓存测试的期限为三十日。")])
         assert cache.store("测试条例规定的期限是多少天？", answer)
@@ -67,6 +74,16 @@ def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, t
         assert not old_folder.exists()  # the old version's entries are gone from disk too
     finally:
         rag.store.drop_kb("cache_versions")
+
+
+def test_an_answer_cache_without_its_knowledge_base_keeps_nothing(law_rag: DomainRAG) -> None:
+    from domainrag.cache import AnswerCache
+
+    cache = AnswerCache(law_rag.pack, kb="never_ingested", kb_version=lambda: None, embedder=law_rag.embedder,
+                        uri=law_rag.uri)
+    assert cache.version() is None and cache.namespace() is None and cache.cache() is None
+    assert cache.store(QUESTION, Answer(answer="期限为三十日。", model="m")) is False
+    assert cache.lookup(QUESTION) is None
 
 
 class IngestingGenerator(Generator):
@@ -84,8 +101,6 @@ class IngestingGenerator(Generator):
 
 
 def test_an_answer_is_cached_under_the_version_read_before_it_was_generated(law_rag: DomainRAG, tmp_path: Path) -> None:
-    from domainrag.cache import AnswerCache
-
     question = "缓存测试的期限是多少日？"
     first, second = tmp_path / "甲条例.md", tmp_path / "乙条例.md"
     first.write_text("# 甲条例\n\n第一条 缓存测试的期限为三十日。\n", encoding="utf-8")
@@ -93,7 +108,7 @@ def test_an_answer_is_cached_under_the_version_read_before_it_was_generated(law_
     rag = DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb="cache_race")
     rag.ingest(first)
     try:
-        cache = rag.answer_cache = AnswerCache(rag)
+        cache = rag.answer_cache
         read = cache.version()
         rag.ingest([first, second])  # another file: a new version
         assert cache.version() != read

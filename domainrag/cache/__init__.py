@@ -1,6 +1,6 @@
 """Semantic answer cache on GPTCache: paraphrases answered at once, never a stale or wrong hit.
 
-``AnswerCache(rag)`` is what ``DomainRAG.ask/stream`` consult; ``SemanticCache`` is one namespace;
+``AnswerCache`` (one pack and knowledge base) is what ``DomainRAG.ask/stream`` consult; ``SemanticCache`` is one namespace;
 ``QuestionGuard`` decides whether two questions ask the same thing.
 """
 

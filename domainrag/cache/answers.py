@@ -1,10 +1,11 @@
-"""The answer cache of one ``DomainRAG``: what the answer chain calls between rewriting and retrieval."""
+"""The answer cache of one pack and knowledge base: what the answer chain calls between rewriting and retrieval."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -31,24 +32,38 @@ class AnswerCache:
     and ``store``: an answer is kept under the version it was generated from, so an ingest that finishes
     meanwhile (in this process or, on a Milvus server, in another one) cannot file an old answer under the
     new version. Without ``kb_version`` the version is read at the call.
+
+    Its parts: the ``pack`` (its name and the settings that shape answers key the namespace; its ``[cache]``
+    table is the default ``settings``), the knowledge base's name ``kb`` and ``kb_version``, a callable giving
+    the KB's version now (None while it does not exist), the ``embedder`` that embeds questions, the Milvus
+    ``uri`` and ``token`` of the KB (a Milvus server also holds the cache's vectors) and the name of the KB's
+    ``embedding_model``.
     """
 
-    def __init__(self, rag: Any, settings: CacheSettings | None = None) -> None:
-        self.rag = rag
-        self.settings = settings or CacheSettings.from_pack(rag.pack)
-        self._pack_key = pack_fingerprint(rag.pack)
+    def __init__(self, pack: Any, *, kb: str, kb_version: Callable[[], str | None], embedder: Any, uri: str,
+                 token: str | None = None, embedding_model: str = "default",
+                 settings: CacheSettings | None = None) -> None:
+        self.pack = pack
+        self.kb = kb
+        self._kb_version = kb_version
+        self.embedder = embedder
+        self.uri = uri
+        self.token = token
+        self.embedding_model = embedding_model
+        self.settings = settings or CacheSettings.from_pack(pack)
+        self._pack_key = pack_fingerprint(pack)
 
     def version(self) -> str | None:
         """The KB's version now (None when the KB does not exist yet)."""
-        return self.rag.kb_version() if self.rag.store.has_kb(self.rag.kb) else None
+        return self._kb_version()
 
     def namespace(self, variant: str = "", kb_version: str | None = None) -> Namespace | None:
         """The namespace for the KB at ``kb_version`` (default: now; None when the KB does not exist yet)."""
         kb_version = kb_version or self.version()
         if kb_version is None:
             return None
-        return Namespace(pack=self.rag.pack.name, kb=self.rag.kb, kb_version=kb_version,
-                         store_uri=self.rag.uri, embedding=self.rag.embedding_model_name,
+        return Namespace(pack=self.pack.name, kb=self.kb, kb_version=kb_version,
+                         store_uri=self.uri, embedding=self.embedding_model,
                          variant=f"{variant}|pack={self._pack_key}")
 
     def cache(self, variant: str = "", kb_version: str | None = None) -> SemanticCache | None:
@@ -56,13 +71,13 @@ class AnswerCache:
         namespace = self.namespace(variant, kb_version)
         if namespace is None:
             return None
-        return open_semantic_cache(namespace, self.rag.embedder, self.settings, self._milvus(namespace))
+        return open_semantic_cache(namespace, self.embedder, self.settings, self._milvus(namespace))
 
     def _milvus(self, namespace: Namespace) -> MilvusTarget | None:
         vector = self.settings.vector
-        if vector == "faiss" or (vector == "auto" and not is_server_uri(self.rag.uri)):
+        if vector == "faiss" or (vector == "auto" and not is_server_uri(self.uri)):
             return None
-        return MilvusTarget(uri=self.rag.uri, token=self.rag.token, collection=namespace.collection())
+        return MilvusTarget(uri=self.uri, token=self.token, collection=namespace.collection())
 
     # ---- the interface the answer chain uses ---------------------------------------------
     def lookup(self, question: str, variant: str = "", kb_version: str | None = None

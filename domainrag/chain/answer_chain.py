@@ -25,6 +25,7 @@ from domainrag.chain.relevance import RelevanceScorer
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
+from domainrag.packs import Pack
 from domainrag.prompts import PromptTemplates, format_context, prompt_header, to_chat_messages
 from domainrag.retrieve import Hit
 
@@ -104,34 +105,51 @@ def _citation(n: int, hit: Hit) -> Citation:
 
 
 class AnswerChain:
-    """Answers questions for one ``DomainRAG`` (its pack, knowledge base and generator)."""
+    """Answers questions from a pack's settings, a search, a generator and (optionally) an answer cache.
 
-    def __init__(self, rag: Any, generator: Callable[[], Generator], mode: str | None = None) -> None:
+    ``search(question, k)`` returns the top ``k`` ``Hit``s (``DomainRAG.search`` or ``Retriever.search``).
+    ``generator`` and ``cache`` are the objects themselves or zero-argument callables that return them, so a
+    local model (or the cache's embedding index) is built only when an answer first needs it; ``cache`` is an
+    ``AnswerCache`` (anything with ``version``/``lookup``/``store``) or None. ``mode`` overrides ``[answer] mode``.
+    """
+
+    def __init__(self, pack: Pack, search: Callable[[str, int], list[Hit]],
+                 generator: Generator | Callable[[], Generator], cache: Any = None, mode: str | None = None) -> None:
         from dataclasses import replace
 
         from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
-        self.rag = rag
-        self._generator = generator
-        self.templates = PromptTemplates.from_pack(rag.pack)
+        self.search = search
+        self._generator = generator if callable(generator) else (lambda: generator)
+        self._cache = cache if callable(cache) else (lambda: cache)
+        self.templates = PromptTemplates.from_pack(pack)
         self.prompt = self.templates.chat_template()
-        self.settings = AnswerSettings.from_pack(rag.pack)
+        self.settings = AnswerSettings.from_pack(pack)
         if mode is not None:
             if mode not in ANSWER_MODES:
                 raise ConfigError(f"answer mode {mode!r}: use one of {', '.join(ANSWER_MODES)}")
             self.settings = replace(self.settings, mode=mode)
-        self.generation = GenerationSettings.from_pack(rag.pack)
+        self.generation = GenerationSettings.from_pack(pack)
+        self.k = pack.retrieval.k
+        self.score_threshold = pack.retrieval.score_threshold
+        self.language = pack.language
+        self.disclaimer = pack.disclaimer
         self._warming: threading.Thread | None = None
         self.prepare = (RunnableLambda(self.validate, name="validate")
                         | RunnableLambda(self.rewrite, name="rewrite")
                         | RunnableLambda(self.lookup_cache, name="cache_lookup")
                         | RunnableLambda(self.retrieve, name="retrieve"))
         self.runnable = (self.prepare | RunnableGenerator(self.generate, name="generate_and_cite")).with_config(
-            run_name=f"domainrag:{rag.pack.name}")
+            run_name=f"domainrag:{pack.name}")
 
     @property
     def generator(self) -> Generator:
         return self._generator()
+
+    @property
+    def cache(self) -> Any:
+        """The answer cache consulted between rewriting and retrieval (None: answers are not cached)."""
+        return self._cache()
 
     # ---- steps -----------------------------------------------------------------
     def validate(self, inputs: Turn | dict[str, Any] | str) -> Turn:
@@ -180,8 +198,8 @@ class AnswerChain:
         return text if 0 < len(text) <= 3 * max(len(turn.standalone), 20) else None
 
     def lookup_cache(self, turn: Turn) -> Turn:
-        """Semantic cache lookup by the standalone question (a cache is set by ``DomainRAG.answer_cache``)."""
-        cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
+        """Semantic cache lookup by the standalone question."""
+        cache = self.cache if turn.use_cache else None
         if cache is None:
             return turn
         turn.kb_version = cache.version()
@@ -198,17 +216,16 @@ class AnswerChain:
         generator = self.generator
         tokens = turn.max_new_tokens or getattr(generator, "settings", self.generation).max_new_tokens
         return (f"{generator.model_name}|adapter={generator.adapter_label(turn.adapter)}"
-                f"|k={turn.k or self.rag.pack.retrieval.k}|max_new_tokens={tokens}")
+                f"|k={turn.k or self.k}|max_new_tokens={tokens}")
 
     def retrieve(self, turn: Turn) -> Turn:
         """Hybrid search, then keep only the passages above the pack's relevance floor."""
         if turn.answer is not None:
             return turn
         started = time.perf_counter()
-        hits = self.rag.search(turn.standalone, k=turn.k)
+        hits = self.search(turn.standalone, turn.k or self.k)
         scorer = RelevanceScorer(turn.standalone)
-        floor = self.rag.pack.retrieval.score_threshold
-        kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= floor]
+        kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= self.score_threshold]
         turn.passages = [(n, hit, hit.text) for n, hit in enumerate(kept, start=1)]
         turn.timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
         if turn.passages and self.settings.mode == "grounded":
@@ -234,7 +251,7 @@ class AnswerChain:
         cap = max(_water_fill(lengths, budget - headers), 32)  # the budget covers the passage headers too
         turn.passages = [(n, hit, text if size <= cap else generator.truncate(text, cap) + "…")
                          for (n, hit, text), size in zip(turn.passages, lengths)]
-        context = format_context(turn.passages, style) if turn.passages else "（无）" if self.rag.pack.language.startswith("zh") else "(none)"
+        context = format_context(turn.passages, style) if turn.passages else "（无）" if self.language.startswith("zh") else "(none)"
         value = self.prompt.invoke({"system": self.templates.system, "context": context, "question": turn.standalone})
         turn.messages = to_chat_messages(value)
         return turn
@@ -277,7 +294,7 @@ class AnswerChain:
 
     def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
         n, top, _ = turn.passages[0]
-        lead = reference_for(n, top.title, top.metadata).lead(self.rag.pack.language)
+        lead = reference_for(n, top.title, top.metadata).lead(self.language)
         first = turn.elapsed_ms()
         yield chunk(answer=lead)
         parts, mode, gen_ms = [lead], "extractive", 0.0
@@ -332,7 +349,7 @@ class AnswerChain:
         return parts, "generated", (time.perf_counter() - started) * 1000, first
 
     def _disclaimer(self) -> str:
-        return self.rag.pack.disclaimer if self.settings.disclaimer else ""
+        return self.disclaimer if self.settings.disclaimer else ""
 
     def _no_context_answer(self, turn: Turn) -> Answer:
         generator = self.generator
@@ -341,7 +358,7 @@ class AnswerChain:
                       standalone_question=turn.standalone, no_context=True, warnings=turn.warnings, mode="refused")
 
     def _store_cache(self, turn: Turn, answer: Answer) -> None:
-        cache = getattr(self.rag, "answer_cache", None) if turn.use_cache else None
+        cache = self.cache if turn.use_cache else None
         if cache is not None:
             cache.store(turn.standalone, answer, variant=self._cache_variant(turn), kb_version=turn.kb_version)
 
