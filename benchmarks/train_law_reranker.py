@@ -25,11 +25,14 @@ import re
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, quiet, shared_path  # noqa: E402
 from retrieval import hit_matches, lawbench_items  # noqa: E402
+
+if TYPE_CHECKING:
+    from domainrag.hit import Hit
 
 # Column order of the fit (it shapes the solver's path; the shipped weights were fit in this order).
 FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
@@ -40,23 +43,23 @@ _ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
 _TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"
 
 
-def body(row: dict) -> str:
+def body(row: Hit) -> str:
     """An article's text without its 第N条 label."""
-    return _ARTICLE_HEAD.sub("", row["text"])
+    return _ARTICLE_HEAD.sub("", row.text)
 
 
-def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
+def mine_pairs(rows: list[Hit], statute: re.Pattern[str], seed: int = 0,
                sentences_per_article: int = 3) -> list[tuple[str, str, int]]:
     """(query, passage, index of the passage's row) from the corpus: cross-references between the statutes
     (titles ``statute`` matches) and inverse cloze."""
     from domainrag.rerank import passage_text
 
     rng = random.Random(seed)
-    statutes = {re.sub(r"^中华人民共和国", "", r["title"]): r["title"] for r in rows if statute.search(r["title"])}
+    statutes = {re.sub(r"^中华人民共和国", "", r.title): r.title for r in rows if statute.search(r.title)}
     article_row = {}
     for i, row in enumerate(rows):
         if _article(row):
-            article_row.setdefault((row["title"], _article(row)), i)
+            article_row.setdefault((row.title, _article(row)), i)
     names = "|".join(sorted(map(re.escape, statutes), key=len, reverse=True))
     cross = re.compile(rf"(?:依照|根据|违反|按照)?《?(?:中华人民共和国)?({names})》?第({_NUM})条{_TAIL}")
     own = re.compile(rf"(?:依照|根据|违反|按照)?本法第({_NUM})条{_TAIL}")
@@ -66,11 +69,11 @@ def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
         for m in cross.finditer(text):
             cited = statutes[m.group(1)]
             j = article_row.get((cited, f"第{m.group(2)}条"))
-            if cited != row["title"] and j is not None:
+            if cited != row.title and j is not None:
                 references.append((text.replace(m.group(0), ""), j))
-        if row["title"] in statutes.values():
+        if row.title in statutes.values():
             for m in own.finditer(text):
-                j = article_row.get((row["title"], f"第{m.group(1)}条"))
+                j = article_row.get((row.title, f"第{m.group(1)}条"))
                 if j is not None and j != i:
                     references.append((text.replace(m.group(0), ""), j))
     pairs = [(query, passage_text(rows[j]), j) for query, j in references] * 2
@@ -85,26 +88,26 @@ def mine_pairs(rows: list[dict], statute: re.Pattern[str], seed: int = 0,
     return pairs
 
 
-def _article(row: dict) -> str:
-    return (row.get("metadata") or {}).get("article") or ""
+def _article(row: Hit) -> str:
+    return row.metadata.get("article") or ""
 
 
-def articles_by_law(rows: list[dict]) -> dict[str, list[int]]:
+def articles_by_law(rows: list[Hit]) -> dict[str, list[int]]:
     """Law title → the row indexes of its articles."""
     by_law: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         if _article(row):
-            by_law.setdefault(row["title"], []).append(i)
+            by_law.setdefault(row.title, []).append(i)
     return by_law
 
 
-def same_law_articles(rows: list[dict]) -> dict[int, list[int]]:
+def same_law_articles(rows: list[Hit]) -> dict[int, list[int]]:
     """Row index of each article → the other articles of its law (another number and another text)."""
-    return {i: [j for j in members if _article(rows[j]) != _article(rows[i]) and rows[j]["text"] != rows[i]["text"]]
+    return {i: [j for j in members if _article(rows[j]) != _article(rows[i]) and rows[j].text != rows[i].text]
             for members in articles_by_law(rows).values() for i in members}
 
 
-def lexical_neighbours(rows: list[dict], others: dict[int, list[int]], limit: int = 10) -> dict[int, list[int]]:
+def lexical_neighbours(rows: list[Hit], others: dict[int, list[int]], limit: int = 10) -> dict[int, list[int]]:
     """Row index of each article → the ``limit`` articles of ``others[i]`` nearest to it by character-bigram
     TF-IDF cosine: the look-alikes a BM25 ranking puts beside it."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -121,7 +124,7 @@ def lexical_neighbours(rows: list[dict], others: dict[int, list[int]], limit: in
     return neighbours
 
 
-def with_negatives(pairs: list[tuple[str, str, int]], rows: list[dict], seed: int = 0) -> list[tuple[str, ...]]:
+def with_negatives(pairs: list[tuple[str, str, int]], rows: list[Hit], seed: int = 0) -> list[tuple[str, ...]]:
     """(query, passage, look-alike article, random article) for each pair whose passage's law has other articles;
     the rest stay (query, passage) and are trained in batches of their own."""
     from domainrag.rerank import passage_text
@@ -139,7 +142,7 @@ def with_negatives(pairs: list[tuple[str, str, int]], rows: list[dict], seed: in
     return out
 
 
-def train_embedding(rows: list[dict], statute: re.Pattern[str], out: Path, dim: int, epochs: int,
+def train_embedding(rows: list[Hit], statute: re.Pattern[str], out: Path, dim: int, epochs: int,
                     batch_size: int = 256, lr: float = 0.05, seed: int = 0):
     """Tokenizer + StaticEmbedding trained on the mined pairs; saved (float16) to ``out``."""
     import torch
@@ -200,12 +203,11 @@ def collect(rag, items, reranker, depth: int):
 
     data = []
     for question, gold in tqdm(items, desc="features", file=sys.stderr):
-        rows, legs = rag.retriever.fused(question, rag.retriever.candidates)
-        head = rows[:depth]
+        hits, legs = rag.retriever.fused(question, rag.retriever.candidates)
+        head = hits[:depth]
         features = reranker.features(question, head, legs)
         x = np.stack([features[name] for name in FEATURES], axis=1)
-        y = np.array([hit_matches(SimpleNamespace(title=r.get("title", ""), metadata=r.get("metadata") or {}), gold)
-                      for r in head], dtype=int)
+        y = np.array([hit_matches(hit, gold) for hit in head], dtype=int)
         data.append((x, y))
     return data
 
@@ -270,6 +272,7 @@ def main() -> int:
     if dev is None:
         return 0
     from domainrag import DomainRAG
+    from domainrag.hit import Hit
     from domainrag.rerank import LinearReranker, load_embedding
 
     rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
@@ -283,7 +286,8 @@ def main() -> int:
         embedder = load_embedding(embedding_dir)
     else:
         embedding_dir.mkdir(parents=True, exist_ok=True)
-        embedder = train_embedding(rag.store.chunks(args.kb), statute, embedding_dir, args.dim, args.epochs)
+        chunks = [Hit.from_row(row) for row in rag.store.chunks(args.kb)]
+        embedder = train_embedding(chunks, statute, embedding_dir, args.dim, args.epochs)
     items = lawbench_items(rag, args.kb, dev)
     probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, embedder=embedder, preferred=statute)
     data = collect(rag, items, probe, args.depth)

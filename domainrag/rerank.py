@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from domainrag.errors import ConfigError
+from domainrag.hit import Hit
 from domainrag.ingestion.documents import search_text
 from domainrag.numerals import article_number as parse_article_label
 from domainrag.query import bm25_query
@@ -34,34 +35,34 @@ _GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
 _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
 
 
-def passage_text(row: dict[str, Any]) -> str:
-    """The text a search hit's chunk was indexed under (``Chunk.search_text``)."""
-    return search_text(row.get("title", ""), row.get("section", "") or "", row.get("text", ""))
+def passage_text(hit: Hit) -> str:
+    """The text a hit's chunk was indexed under (``Chunk.search_text``)."""
+    return search_text(hit.title, hit.section, hit.text)
 
 
-def article_number(row: dict[str, Any]) -> int:
+def article_number(hit: Hit) -> int:
     """The article number of a statute chunk (第十二条 → 12), 0 when it has none."""
-    parsed = parse_article_label((row.get("metadata") or {}).get("article", "") or "")
+    parsed = parse_article_label(hit.metadata.get("article", "") or "")
     return parsed[0] if parsed else 0
 
 
-def _leg_lookup(ranking: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
+def _leg_lookup(ranking: list[Hit]) -> dict[str, tuple[int, float]]:
     """chunk id → (rank, score ÷ the ranking's top score)."""
-    top = ranking[0]["score"] if ranking and ranking[0]["score"] else 1.0
-    return {row["id"]: (rank, row["score"] / top) for rank, row in enumerate(ranking, start=1)}
+    top = ranking[0].score if ranking and ranking[0].score else 1.0
+    return {hit.chunk_id: (rank, hit.score / top) for rank, hit in enumerate(ranking, start=1)}
 
 
-def candidate_features(rows: list[dict[str, Any]], legs: dict[str, list[dict[str, Any]]],
-                       similarities: np.ndarray, preferred: re.Pattern[str] | None) -> dict[str, np.ndarray]:
-    """Feature name → one value per candidate (``rows`` in fused order; ``legs``: each search's own ranking)."""
-    n = len(rows)
+def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities: np.ndarray,
+                       preferred: re.Pattern[str] | None) -> dict[str, np.ndarray]:
+    """Feature name → one value per candidate (``hits`` in fused order; ``legs``: each search's own ranking)."""
+    n = len(hits)
     lookups = {name: _leg_lookup(ranking) for name, ranking in legs.items()}
     doc_count: dict[str, int] = {}
     doc_score: dict[str, float] = {}
-    for row in rows:
-        doc_count[row.get("title", "")] = doc_count.get(row.get("title", ""), 0) + 1
-        doc_score[row.get("title", "")] = doc_score.get(row.get("title", ""), 0.0) + row["score"]
-    total_score = sum(row["score"] for row in rows) or 1.0
+    for hit in hits:
+        doc_count[hit.title] = doc_count.get(hit.title, 0) + 1
+        doc_score[hit.title] = doc_score.get(hit.title, 0.0) + hit.score
+    total_score = sum(hit.score for hit in hits) or 1.0
     sim_rank = np.empty(n)
     sim_rank[np.argsort(-similarities, kind="stable")] = np.arange(1, n + 1)
     features: dict[str, list[float]] = {}
@@ -69,18 +70,18 @@ def candidate_features(rows: list[dict[str, Any]], legs: dict[str, list[dict[str
     def put(name: str, value: float) -> None:
         features.setdefault(name, []).append(value)
 
-    for rank, row in enumerate(rows, start=1):
-        title, section = row.get("title", ""), row.get("section", "") or ""
+    for rank, hit in enumerate(hits, start=1):
+        title, section = hit.title, hit.section
         put("log_rank", math.log(rank))
         for leg in _LEGS:
-            leg_rank, leg_score = lookups.get(leg, {}).get(row["id"], (_ABSENT_RANK, 0.0))
+            leg_rank, leg_score = lookups.get(leg, {}).get(hit.chunk_id, (_ABSENT_RANK, 0.0))
             put(f"{leg}_rr", 1.0 / (10 + leg_rank))
             put(f"{leg}_score", leg_score)
         put("preferred", float(bool(preferred and preferred.search(title))))
-        put("log_length", math.log(max(1, len(passage_text(row)))))
+        put("log_length", math.log(max(1, len(passage_text(hit)))))
         put("general_section", float(bool(_GENERAL_SECTION.search(section))))
         put("liability_section", float(bool(_LIABILITY_SECTION.search(section))))
-        put("log_article", math.log1p(min(article_number(row), 2000)))
+        put("log_article", math.log1p(min(article_number(hit), 2000)))
         put("doc_share", doc_count[title] / n)
         put("doc_score_share", doc_score[title] / total_score)
     features["sim_gap"] = list(similarities - similarities.max()) if n else []
@@ -136,35 +137,34 @@ class LinearReranker:
                             for e in encode_batch(texts, add_special_tokens=False)])
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
-    def similarities(self, query: str, rows: list[dict[str, Any]]) -> np.ndarray:
+    def similarities(self, query: str, hits: list[Hit]) -> np.ndarray:
         """Cosine similarity of the query to each candidate under the reranker's embedding; passage vectors are
         kept by chunk id (ids are content hashes, so a kept vector never goes stale)."""
         cache = self._passage_vectors
-        vectors = {row["id"]: cache.get(row["id"]) for row in rows}  # read once: another search may clear it
-        missing = [row for row in {row["id"]: row for row in rows}.values() if vectors[row["id"]] is None]
+        vectors = {hit.chunk_id: cache.get(hit.chunk_id) for hit in hits}  # read once: another search may clear it
+        missing = [hit for hit in {hit.chunk_id: hit for hit in hits}.values() if vectors[hit.chunk_id] is None]
         if missing:
-            vectors.update(zip((row["id"] for row in missing), self.encode([passage_text(r) for r in missing])))
+            vectors.update(zip((hit.chunk_id for hit in missing), self.encode([passage_text(h) for h in missing])))
             if len(cache) + len(missing) > _PASSAGE_CACHE_SIZE:
                 cache.clear()
-            cache.update((row["id"], vectors[row["id"]]) for row in missing)
-        passages = np.stack([vectors[row["id"]] for row in rows])
+            cache.update((hit.chunk_id, vectors[hit.chunk_id]) for hit in missing)
+        passages = np.stack([vectors[hit.chunk_id] for hit in hits])
         return passages @ self.encode([bm25_query(query)])[0]
 
-    def features(self, query: str, rows: list[dict[str, Any]],
-                 legs: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-        return candidate_features(rows, legs, self.similarities(query, rows), self.preferred)
+    def features(self, query: str, hits: list[Hit], legs: dict[str, list[Hit]]) -> dict[str, np.ndarray]:
+        return candidate_features(hits, legs, self.similarities(query, hits), self.preferred)
 
-    def rerank(self, query: str, rows: list[dict[str, Any]],
-               legs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """``rows`` (fused, distinct) with the top ``depth`` reordered by the model; their scores become its
-        probability (0-1) that the passage is the one asked for."""
-        head, tail = rows[:self.depth], rows[self.depth:]
+    def rerank(self, query: str, hits: list[Hit], legs: dict[str, list[Hit]]) -> list[Hit]:
+        """``hits`` (fused, distinct) with the top ``depth`` reordered by the model; their scores become its
+        probability (0-1) that the passage is the one asked for. The rest keep their fused rank and score."""
+        head, tail = hits[:self.depth], hits[self.depth:]
         if len(head) < 2:
-            return rows
+            return hits
         features = self.features(query, head, legs)
         logits = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
         order = np.argsort(-logits, kind="stable")
-        return [{**head[i], "score": float(1 / (1 + np.exp(-logits[i])))} for i in order] + tail
+        return [replace(head[i], rank=rank, score=float(1 / (1 + np.exp(-logits[i]))))
+                for rank, i in enumerate(order, start=1)] + tail
 
 
 def static_embedding_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from typing import Any, Protocol
 
 from domainrag.errors import ConfigError
+from domainrag.hit import Hit
 from domainrag.query import bm25_query
+
+__all__ = ["MODES", "Hit", "Retriever", "SearchBackend", "distinct_passages", "rrf_fuse"]
 
 MODES = ("hybrid", "dense", "bm25")
 # The BM25 searches run here while the calling thread embeds the query and searches the dense index (all release
@@ -17,57 +20,42 @@ _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-
 
 
 class SearchBackend(Protocol):
-    """The backend-specific searches a ``Retriever`` fuses (``domainrag.store.Store`` on Milvus); rows carry
-    ``id``, ``score`` and the chunk fields. Storage itself is ``domainrag.chunk_store.ChunkStore``."""
+    """The backend-specific searches a ``Retriever`` fuses (``domainrag.store.Store`` on Milvus): each returns its
+    ranking as ``Hit``s, best first, with the engine's own scores. Storage itself is
+    ``domainrag.chunk_store.ChunkStore``."""
 
-    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[Hit]: ...
 
-    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[Hit]: ...
 
-    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]: ...
+    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[Hit]: ...
 
     def has_grams(self, kb: str) -> bool: ...
 
 
-@dataclass
-class Hit:
-    """One retrieved chunk."""
-
-    rank: int
-    score: float
-    chunk_id: str
-    text: str
-    source: str
-    title: str
-    section: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def rrf_fuse(rankings: list[list[dict[str, Any]]], weights: list[float], k: int = 60) -> list[dict[str, Any]]:
+def rrf_fuse(rankings: list[list[Hit]], weights: list[float], k: int = 60) -> list[Hit]:
     """Weighted reciprocal-rank fusion: score = Σ w / (k + rank). Milvus' RRFRanker has no weights."""
     scores: dict[str, float] = {}
-    rows: dict[str, dict[str, Any]] = {}
+    hits: dict[str, Hit] = {}
     for ranking, weight in zip(rankings, weights):
-        for rank, row in enumerate(ranking, start=1):
-            scores[row["id"]] = scores.get(row["id"], 0.0) + weight / (k + rank)
-            rows.setdefault(row["id"], row)
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (k + rank)
+            hits.setdefault(hit.chunk_id, hit)
     ordered = sorted(scores, key=lambda cid: scores[cid], reverse=True)
-    return [{**rows[cid], "score": scores[cid]} for cid in ordered]
+    return [replace(hits[cid], rank=rank, score=scores[cid]) for rank, cid in enumerate(ordered, start=1)]
 
 
-def distinct_passages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows without repeats of a passage ranked higher: same title and same text, as when an article is
-    unchanged between two versions of a law kept side by side."""
+def distinct_passages(hits: list[Hit]) -> list[Hit]:
+    """The hits without repeats of a passage ranked higher (same title and same text, as when an article is
+    unchanged between two versions of a law kept side by side), ranked again 1, 2, ..."""
     seen: set[tuple[str, str]] = set()
-    distinct = []
-    for row in rows:
-        key = (row.get("title", ""), row.get("text") or row["id"])
+    distinct: list[Hit] = []
+    for hit in hits:
+        key = (hit.title, hit.text or hit.chunk_id)
         if key not in seen:
             seen.add(key)
-            distinct.append(row)
+            rank = len(distinct) + 1
+            distinct.append(hit if hit.rank == rank else replace(hit, rank=rank))
     return distinct
 
 
@@ -97,7 +85,7 @@ class Retriever:
         self.bm25_weight = bm25_weight
         self.grams_weight = grams_weight
 
-    def _fuse(self, rankings: list[list[dict[str, Any]]], weights: list[float]) -> list[dict[str, Any]]:
+    def _fuse(self, rankings: list[list[Hit]], weights: list[float]) -> list[Hit]:
         if not rankings:
             return []
         if self.prefer_titles is None and len(rankings) == 1:
@@ -105,17 +93,17 @@ class Retriever:
         fused = rrf_fuse(rankings, weights, self.rrf_k)
         if self.prefer_titles is None:
             return fused
-        preferred = [row for row in fused if self.prefer_titles.search(row.get("title", ""))]
+        preferred = [hit for hit in fused if self.prefer_titles.search(hit.title)]
         return rrf_fuse([*rankings, preferred], [*weights, self.prefer_weight], self.rrf_k)
 
-    def dense(self, query: str, limit: int) -> list[dict[str, Any]]:
+    def dense(self, query: str, limit: int) -> list[Hit]:
         vector = self.embedder.encode_query(query).tolist()
         return self.store.search_dense(self.kb, vector, limit)
 
-    def bm25(self, query: str, limit: int) -> list[dict[str, Any]]:
+    def bm25(self, query: str, limit: int) -> list[Hit]:
         return self.store.search_bm25(self.kb, bm25_query(query), limit)
 
-    def grams(self, query: str, limit: int) -> list[dict[str, Any]]:
+    def grams(self, query: str, limit: int) -> list[Hit]:
         return self.store.search_grams(self.kb, bm25_query(query), limit)
 
     def _lexical_searches(self, query: str, limit: int) -> dict[str, tuple[Future, float]]:
@@ -127,12 +115,13 @@ class Retriever:
             searches["grams"] = (_LEXICAL_POOL.submit(self.grams, query, limit), self.grams_weight)
         return searches
 
-    def fused(self, query: str, depth: int, mode: str = "hybrid") -> tuple[list[dict[str, Any]], dict[str, list]]:
+    def fused(self, query: str, depth: int, mode: str = "hybrid") -> tuple[list[Hit], dict[str, list[Hit]]]:
         """Distinct fused candidates (``bm25`` or ``hybrid``) and each search's own ranking by name
         (``dense``, ``words``, ``grams``): what the reranker scores and is trained on."""
         pending = self._lexical_searches(query, depth)
         dense_wanted = mode == "hybrid" and self.dense_weight > 0
-        legs, weights = ({"dense": self.dense(query, depth)}, [self.dense_weight]) if dense_wanted else ({}, [])
+        legs: dict[str, list[Hit]] = {"dense": self.dense(query, depth)} if dense_wanted else {}
+        weights = [self.dense_weight] if dense_wanted else []
         legs.update((name, search.result()) for name, (search, _) in pending.items())
         weights += [weight for _, weight in pending.values()]
         return distinct_passages(self._fuse(list(legs.values()), weights)), legs
@@ -144,15 +133,9 @@ class Retriever:
             return []
         depth = max(self.candidates, k)
         if mode == "dense":
-            rows = distinct_passages(self.dense(query, depth))
+            hits = distinct_passages(self.dense(query, depth))
         else:
-            rows, legs = self.fused(query, depth, mode)
+            hits, legs = self.fused(query, depth, mode)
             if mode == "hybrid" and self.reranker is not None:
-                rows = self.reranker.rerank(query, rows, legs)
-        rows = rows[:k]
-        return [
-            Hit(rank=i, score=round(float(r["score"]), 6), chunk_id=r["id"], text=r.get("text", ""),
-                source=r.get("source", ""), title=r.get("title", ""), section=r.get("section", ""),
-                metadata=r.get("metadata") or {})
-            for i, r in enumerate(rows, start=1)
-        ]
+                hits = self.reranker.rerank(query, hits, legs)
+        return [replace(hit, rank=rank, score=round(float(hit.score), 6)) for rank, hit in enumerate(hits[:k], start=1)]

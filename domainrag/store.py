@@ -18,6 +18,7 @@ from domainrag.chunk_store import CHUNK_FIELDS, KBInfo
 from domainrag.config import is_server_uri, validate_kb_name
 from domainrag.errors import ConfigError, StoreError
 from domainrag.grams import char_grams, query_grams
+from domainrag.hit import Hit
 
 __all__ = ["CHUNK_FIELDS", "KBInfo", "Store", "connect"]
 FILES_SUFFIX = "__files"
@@ -284,23 +285,23 @@ class Store:
             iterator.close()
 
     # ---- search -------------------------------------------------------------
-    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[dict[str, Any]]:
+    def search_dense(self, kb: str, vector: list[float], limit: int, expr: str = "") -> list[Hit]:
         self.load(kb)
         result = self.client.search(kb, data=[vector], anns_field="dense", limit=limit, filter=expr,
                                     output_fields=CHUNK_FIELDS, search_params={"metric_type": "IP"})
         return _flatten(result)
 
-    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
+    def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[Hit]:
         """Built-in BM25 over the analysed ``search_text`` (jieba words for Chinese KBs)."""
         return self._search_sparse(kb, "bm25", query, limit, expr)
 
-    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[dict[str, Any]]:
+    def search_grams(self, kb: str, query: str, limit: int, expr: str = "") -> list[Hit]:
         """BM25 over character n-grams; [] for a KB without that field."""
         if not self.has_grams(kb):
             return []
         return self._search_sparse(kb, GRAMS_FIELD, query_grams(query), limit, expr)
 
-    def _search_sparse(self, kb: str, field: str, text: str, limit: int, expr: str) -> list[dict[str, Any]]:
+    def _search_sparse(self, kb: str, field: str, text: str, limit: int, expr: str) -> list[Hit]:
         self.load(kb)
         if not text.strip():
             return []
@@ -309,11 +310,12 @@ class Store:
         return _flatten(result)  # BM25 distances are scores: positive, higher is better
 
 
-def _flatten(result: Any) -> list[dict[str, Any]]:
+def _flatten(result: Any) -> list[Hit]:
+    """The one query's results as ``Hit``s ranked 1, 2, ... with the engine's score (the distance field)."""
     hits = []
-    for hit in result[0] if result else []:
-        entity = dict(hit.get("entity", {}))
-        entity["id"] = hit.get("id", entity.get("id"))
-        entity["score"] = float(hit.get("distance", 0.0))
-        hits.append(entity)
+    for rank, found in enumerate(result[0] if result else [], start=1):
+        entity = dict(found.get("entity", {}))
+        entity["id"] = found.get("id", entity.get("id"))
+        entity["score"] = float(found.get("distance", 0.0))
+        hits.append(Hit.from_row(entity, rank))
     return hits

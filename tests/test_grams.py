@@ -29,18 +29,19 @@ def test_chinese_kb_finds_a_fragment_across_jieba_word_boundaries(law_rag: Domai
     store, kb = law_rag.store, law_rag.kb
     assert store.has_grams(kb)
     fragment = "资企"  # inside 独资企业 (jieba: 独资 / 企业), so no jieba token matches it
-    assert not any(fragment in row["text"] for row in store.search_bm25(kb, fragment, 5))
+    assert not any(fragment in hit.text for hit in store.search_bm25(kb, fragment, 5))
     hits = store.search_grams(kb, fragment, 5)
-    assert len(hits) == 5 and all(fragment in row["text"] for row in hits)
-    assert [row["score"] for row in hits] == sorted((row["score"] for row in hits), reverse=True)
+    assert len(hits) == 5 and all(fragment in hit.text for hit in hits)
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+    assert [hit.rank for hit in hits] == [1, 2, 3, 4, 5]  # each search leg ranks its own hits
 
 
 def test_bm25_mode_fuses_words_and_grams(law_rag: DomainRAG) -> None:
     retriever = law_rag.retriever
     query = "个人独资企业的投资人对企业债务承担什么责任"
     fused = [h.chunk_id for h in retriever.search(query, k=10, mode="bm25")]
-    words = [row["id"] for row in law_rag.store.search_bm25(law_rag.kb, query, 50)]
-    grams = [row["id"] for row in law_rag.store.search_grams(law_rag.kb, query, 50)]
+    words = [hit.chunk_id for hit in law_rag.store.search_bm25(law_rag.kb, query, 50)]
+    grams = [hit.chunk_id for hit in law_rag.store.search_grams(law_rag.kb, query, 50)]
     assert fused and set(fused) <= set(words) | set(grams)
     top3 = law_rag.search(query, k=3, mode="bm25")
     assert top3[0].title == "中华人民共和国个人独资企业法"
@@ -56,4 +57,6 @@ def test_english_kb_has_no_gram_field(tmp_path: Path) -> None:
                                      "dense": [1.0, 0.0, 0.0, 0.0]}])
     store.flush("english")
     assert store.search_grams("english", "deposit", 5) == []
-    assert [row["id"] for row in store.search_bm25("english", "deposit", 5)] == ["a"]
+    [hit] = store.search_bm25("english", "deposit", 5)
+    assert (hit.chunk_id, hit.text, hit.source, hit.title, hit.rank) == ("a", "deposit insurance", "a.md", "A", 1)
+    assert hit.score > 0

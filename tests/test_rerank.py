@@ -5,22 +5,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from domainrag.errors import ConfigError
+from domainrag.hit import Hit
 from domainrag.rerank import (FEATURE_NAMES, LinearReranker, article_number, candidate_features, load_embedding,
-                              passage_text)
+                              passage_text, static_embedding_parts)
 
 LAW_RERANKER = Path(__file__).resolve().parents[1] / "domains" / "law" / "reranker"
 QUESTIONS = Path(__file__).resolve().parents[1] / "domains" / "law" / "eval" / "articles_lawbench_3-2.jsonl"
 
 
-def row(cid: str, title: str, text: str, score: float, section: str = "", article: str = "") -> dict:
-    return {"id": cid, "title": title, "section": section, "text": text, "score": score,
-            "metadata": {"article": article} if article else {}}
+def row(cid: str, title: str, text: str, score: float, section: str = "", article: str = "", rank: int = 0) -> Hit:
+    return Hit(rank=rank, score=score, chunk_id=cid, text=text, source=f"{title}.md", title=title, section=section,
+               metadata={"article": article} if article else {})
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,8 @@ def test_features_describe_each_candidate():
     rows = [row("a", "中华人民共和国刑法", "第二百六十四条 盗窃公私财物……", 0.3, "第五章 侵犯财产罪", "第二百六十四条"),
             row("b", "刑法实施细则", "第二条 ……", 0.2, "第一章 总则", "第二条"),
             row("c", "中华人民共和国刑法", "第二百零一条 纳税人……", 0.1, "第三节 法律责任", "第二百零一条")]
-    legs = {"words": [dict(rows[1], score=8.0), dict(rows[0], score=4.0)], "grams": [dict(rows[0], score=20.0)]}
+    legs = {"words": [replace(rows[1], rank=1, score=8.0), replace(rows[0], rank=2, score=4.0)],
+            "grams": [replace(rows[0], rank=1, score=20.0)]}
     features = candidate_features(rows, legs, np.array([0.2, 0.9, 0.5]), re.compile("(法|法典)$"))
     assert list(features["log_rank"]) == pytest.approx([0.0, math.log(2), math.log(3)])
     assert list(features["words_rr"]) == pytest.approx([1 / 12, 1 / 11, 1 / 310])  # c is absent from that search
@@ -48,8 +51,8 @@ def test_features_describe_each_candidate():
     assert list(features["sim_rr"]) == pytest.approx([1 / 8, 1 / 6, 1 / 7])
     assert list(features["log_length"]) == pytest.approx([math.log(len(passage_text(r))) for r in rows])
     assert sorted(features) == sorted(FEATURE_NAMES)
-    assert article_number({"metadata": {"article": "第一千零七十九条"}}) == 1079
-    assert article_number({"metadata": {}}) == 0
+    assert article_number(row("x", "民法典", "", 0, article="第一千零七十九条")) == 1079
+    assert article_number(row("y", "民法典", "", 0)) == 0
 
 
 def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
@@ -58,18 +61,21 @@ def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
                 article="第二百六十四条"),
             row("c", "中华人民共和国民法典", "第一千零七十九条 夫妻一方要求离婚的……", 0.3, article="第一千零七十九条"),
             row("d", "中华人民共和国刑法", "第一条 为了惩罚犯罪，保护人民……", 0.2, article="第一条")]
+    rows = [replace(hit, rank=rank) for rank, hit in enumerate(rows, start=1)]  # in fused order
     by_similarity = LinearReranker(weights={"sim_gap": 1.0}, bias=0.0, depth=3, embedder=law_embedding)
     reranked = by_similarity.rerank("小偷盗窃了邻居的财物，数额较大，会被判几年有期徒刑？", rows, {})
-    assert [r["id"] for r in reranked][0] == "b"
-    assert all(0 < r["score"] < 1 for r in reranked[:3]) and reranked[0]["score"] >= reranked[1]["score"]
-    assert sorted(r["id"] for r in reranked[:3]) == ["a", "b", "c"] and reranked[3]["id"] == "d"
+    assert [r.chunk_id for r in reranked][0] == "b"
+    assert all(0 < r.score < 1 for r in reranked[:3]) and reranked[0].score >= reranked[1].score
+    assert sorted(r.chunk_id for r in reranked[:3]) == ["a", "b", "c"] and reranked[3] is rows[3]  # the tail as it was
+    assert [r.rank for r in reranked] == [1, 2, 3, 4]
+    assert [r.score for r in rows] == [0.5, 0.4, 0.3, 0.2]  # the fused hits are left unchanged
     by_fused_rank = LinearReranker(weights={"log_rank": -1.0}, bias=0.0, depth=3, embedder=law_embedding)
-    assert [r["id"] for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
+    assert [r.chunk_id for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
 
 
 def test_static_embedding_fast_path_matches_sentence_transformers(law_embedding):
     reranker = LinearReranker(weights={}, bias=0.0, depth=30, embedder=law_embedding)
-    assert reranker._static is not None  # the law embedding is one mean-pooled StaticEmbedding
+    assert static_embedding_parts(law_embedding) is not None  # one mean-pooled StaticEmbedding: the fast path
     rows = [row("a", "中华人民共和国刑法", "第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑", 0.4),
             row("b", "中华人民共和国民法典", "第一千零七十九条 夫妻一方要求离婚的……", 0.3), row("c", "空", "", 0.1)]
     question = "场景：小偷盗窃了邻居的财物，会被判几年？"
