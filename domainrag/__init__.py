@@ -3,9 +3,9 @@
 import os as _os
 import warnings as _warnings
 
-# OpenMP threads that spin while waiting collapse torch's CPU speed when other processes share the cores (a
-# 100-token prefill went from 0.6 s to 14 s with 2 threads on a busy 2-core machine); sleeping waiters avoid that.
-# Set before torch loads; an explicit OMP_WAIT_POLICY in the environment wins.
+# OpenMP threads that spin while waiting collapse torch's CPU speed when other processes share the cores; sleeping
+# waiters avoid that (README "Generators" has the measurement). Set before torch loads; an explicit
+# OMP_WAIT_POLICY in the environment wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # jieba and milvus-lite 2.5 import pkg_resources, whose deprecation warning would land on every CLI's stderr.
 _warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)

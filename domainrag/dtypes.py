@@ -8,8 +8,8 @@ from domainrag.errors import ModelError
 
 
 def runtime_dtype(name: str = "auto", setting: str = "[generation] dtype") -> Any:
-    """``auto``: bfloat16 where the CPU computes it natively (AVX512-BF16/AMX: faster than float32 on a 2-core
-    machine, half the memory traffic), else float32. ``setting`` names where ``name`` came from, for the error."""
+    """``auto``: bfloat16 where the CPU computes it natively (AVX512-BF16/AMX: half the memory traffic of float32,
+    and faster), else float32. ``setting`` names where ``name`` came from, for the error."""
     import torch
 
     if name in ("float32", "fp32"):

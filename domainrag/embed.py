@@ -50,8 +50,8 @@ class Embedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         if self.model.device.type == "cpu":
-            # bfloat16 where the CPU has it natively: 1.8x the chunks/s of float32 for all-MiniLM-L6-v2 on two
-            # cores, vectors within 0.004 cosine of float32 ones (benchmarks/ingest.py)
+            # bfloat16 where the CPU has it natively: faster than float32, with vectors close enough that knowledge
+            # bases built either way stay compatible (README "Embeddings", benchmarks/ingest.py)
             self.model.to(dtype)
         self._lock = threading.Lock()
 
@@ -68,7 +68,7 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one text → (dim,) float32, L2-normalised: the model's own modules without ``encode``'s batching
-        machinery, which costs ~7 ms of a ~24 ms query embedding on two cores (same vector as ``encode``)."""
+        machinery, a sizeable share of the time for a single query (same vector as ``encode``; README "Embeddings")."""
         import torch
         from sentence_transformers.util import batch_to_device
 

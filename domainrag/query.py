@@ -2,7 +2,7 @@
 
 BM25 gets the whole question minus its framing label ("场景：", "问题："): with Milvus' collection-wide BM25
 statistics, common words already weigh little, and on LawBench 3-2 the full question beat its TF-IDF keywords
-on both halves of the dev set (recall@5 0.736 against 0.716 over the whole corpus). The keywords (jieba TF-IDF
+on both halves of the dev set (README "Query analysis"). The keywords (jieba TF-IDF
 minus domain boilerplate) serve the relevance floor and follow-up rewriting, which need the few words that say
 what a question is about.
 """

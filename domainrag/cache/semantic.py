@@ -139,8 +139,8 @@ def _one_intra_op_thread() -> None:
 def _embedding_thread() -> ThreadPoolExecutor:
     """Where cache questions are embedded: one thread that runs torch on a single core.
 
-    A 20-token question is too small to gain from intra-op parallelism, and on a busy machine multi-threaded
-    inference of it stalls (150 ms instead of 15 ms measured on 2 shared cores): a hit must not wait on that.
+    A short question is too small to gain from intra-op parallelism, and on a busy machine multi-threaded
+    inference of it stalls (README "Semantic answer cache"): a hit must not wait on that.
     """
     global _pool
     with _pool_lock:

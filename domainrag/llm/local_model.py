@@ -1,7 +1,7 @@
 """Find and load local causal LMs: the packaged SmolLM2 GGUF, any HF model folder, or a GGUF file.
 
-GGUF weights are de-quantized to fp32 by transformers on load (~16 s for SmolLM2); the result is saved
-once under ``DOMAINRAG_MODEL_CACHE`` (default ``DOMAINRAG_HOME/models/``) so later loads take a second or two.
+GGUF weights are de-quantized to fp32 by transformers on load, which is slow; the result is saved once under
+``DOMAINRAG_MODEL_CACHE`` (default ``DOMAINRAG_HOME/models/``) so later loads read plain weights.
 """
 
 from __future__ import annotations
