@@ -34,10 +34,10 @@ class ScriptedGenerator(Generator):
     def __init__(self) -> None:
         self.calls: list[list[dict[str, str]]] = []
         self.guidance: list = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def stream(self, messages, adapter=None, max_new_tokens=None, guidance=None) -> Iterator[str]:
-        with self._lock:
+        with self.lock:
             self.calls.append(messages)
             self.guidance.append(guidance)
         user = messages[-1]["content"]

@@ -22,14 +22,14 @@ class CountingRag:
     """The real DomainRAG, counting searches (to see which questions a resumed run repeats)."""
 
     def __init__(self, rag: Any) -> None:
-        self._rag, self.searches = rag, 0
+        self.inner, self.searches = rag, 0
 
     def search(self, *args: Any, **kwargs: Any) -> Any:
         self.searches += 1
-        return self._rag.search(*args, **kwargs)
+        return self.inner.search(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._rag, name)
+        return getattr(self.inner, name)
 
 
 @pytest.fixture(scope="module")

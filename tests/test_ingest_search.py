@@ -96,7 +96,7 @@ def test_incremental_reingest_change_and_removal(tmp_path: Path, domainrag_home:
     assert changed.chunks_added == 1 and changed.chunks_removed == 1 and counter.texts == 1
     assert changed.chunks_total == first.chunks_total
     assert rag.kb_version() != version
-    stored = rag.store._query_all("incremental", f'source == "{law}"', ["text"])
+    stored = [row for row in rag.store.iter_chunks("incremental", ["text", "source"]) if row["source"] == str(law)]
     assert len(stored) == first_law_chunks and sum("（已修订）" in row["text"] for row in stored) == 1
 
     law.unlink()
@@ -151,7 +151,7 @@ def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domain
     # the process dies after a file's chunks are written, before it is recorded
     with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
         rag.ingest(folder, batch_size=16)
-    partial = store._query_all("resumed", "", ["id"])
+    partial = list(store.iter_chunks("resumed", ["id"]))
     assert len(partial) > 40 and [row["file_hash"] for row in store.manifest("resumed").values()] == [PENDING_HASH]
 
     counter = CountingEmbedder(rag.embedder)
@@ -160,8 +160,8 @@ def test_failure_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path, domain
     clean = _rag(domainrag_home, "clean_run")
     clean.ingest(folder)
     fields = ["id", "text", "source", "section"]
-    resumed_rows = sorted(tuple(r[f] for f in fields) for r in store._query_all("resumed", "", fields))
-    clean_rows = sorted(tuple(r[f] for f in fields) for r in clean.store._query_all("clean_run", "", fields))
+    resumed_rows = sorted(tuple(r[f] for f in fields) for r in store.iter_chunks("resumed", fields))
+    clean_rows = sorted(tuple(r[f] for f in fields) for r in clean.store.iter_chunks("clean_run", fields))
     assert resumed_rows == clean_rows and len({r[0] for r in resumed_rows}) == len(resumed_rows)
     assert counter.texts == len(clean_rows) - len(partial)  # what was stored before the crash is not embedded again
     assert resumed.ingested == 2 and resumed.chunks_total == len(clean_rows)
