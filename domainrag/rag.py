@@ -181,7 +181,8 @@ class DomainRAG:
     @property
     def answer_cache(self) -> Any:
         """The ``domainrag.cache.AnswerCache`` (GPTCache) of this pack and KB; None when ``[cache] enabled = false``.
-        Assign any object with ``lookup(question)`` / ``store(question, answer)``, or None, to replace it."""
+        Assign any object with ``version()``, ``lookup(question, variant, kb_version)`` and ``store(question, answer,
+        variant, kb_version)``, or None, to replace it; the answer chain reads this property on every call."""
         if not self._answer_cache_set:
             from domainrag.cache import AnswerCache, CacheSettings
 
