@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 from domainrag.errors import ConfigError
@@ -104,6 +105,32 @@ def format_context(passages: list[tuple[int, Hit, str]], style: str = "title+sec
         header = prompt_header(hit, style)
         blocks.append(f"[{n}] {header}\n{text}" if header else f"[{n}] {text}")
     return "\n\n".join(blocks)
+
+
+def water_fill(lengths: list[int], budget: int) -> int:
+    """The largest per-passage cap c with Σ min(len, c) ≤ budget: short passages stay whole, long ones share."""
+    if sum(lengths) <= budget:
+        return max(lengths, default=budget)
+    remaining, count = budget, len(lengths)
+    for size in sorted(lengths):
+        share = remaining // count
+        if size > share:
+            return max(share, 1)
+        remaining -= size
+        count -= 1
+    return budget
+
+
+def fit_passages(passages: list[tuple[int, Any, str]], budget: int, count_tokens: Callable[[str], int],
+                 truncate: Callable[[str, int], str], style: str = "title+section") -> list[tuple[int, Any, str]]:
+    """The numbered passages cut to ``budget`` tokens in all, their headers included (``water_fill``); a cut
+    passage ends with "…". The answer chain and the grounded training data both cut this way, so a model is
+    trained on the prompts it is later given."""
+    headers = sum(count_tokens(f"[{n}] {prompt_header(hit, style)}\n\n") for n, hit, _ in passages)
+    lengths = [count_tokens(text) for _, _, text in passages]
+    cap = max(water_fill(lengths, budget - headers), 32)
+    return [(n, hit, text if size <= cap else truncate(text, cap) + "…")
+            for (n, hit, text), size in zip(passages, lengths)]
 
 
 def to_chat_messages(prompt_value: Any) -> list[dict[str, str]]:

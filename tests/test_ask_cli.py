@@ -52,6 +52,7 @@ def test_ask_streams_the_answer_then_the_sources(ask_args: list[str], tmp_path: 
     assert answer.strip() and "[1] 中华人民共和国刑法" in sources and "第二百六十四条" in sources
     assert "不构成法律意见" in answer  # the pack's disclaimer, printed beside the answer, not inside it
     assert "first token" in result.stderr and ("generated answer" in result.stderr or "extractive" in result.stderr)
+    assert ("SmolLM2" in result.stderr) == ("generated answer" in result.stderr)  # the model is named when it wrote
     plain = run("ask", THEFT, "--pack", "law", *ask_args, "--no-stream")
     assert plain.exit_code == 0 and "\nSources" in plain.stdout
 

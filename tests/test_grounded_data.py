@@ -61,3 +61,29 @@ def test_the_rag_task_needs_a_knowledge_base(law_rag, small_law_corpus: Path, tm
         build_dataset(law_rag.pack, source=small_law_corpus, out=tmp_path / "x.jsonl", task="rag")
     with pytest.raises(ConfigError, match="--task"):
         build_dataset(law_rag.pack, source=small_law_corpus, out=tmp_path / "x.jsonl", task="nope")
+
+
+def test_passages_are_cut_to_the_models_budget_and_the_answer_quotes_what_is_shown(law_rag, small_law_corpus: Path,
+                                                                                  tmp_path: Path) -> None:
+    from domainrag.llm import build_generator
+    from domainrag.tune.answer_metrics import prompt_passages
+
+    generator = build_generator(law_rag.pack, max_context_tokens=120)  # the pack's model tokenizer, a small budget
+    pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw, "builder": {
+        **law_rag.pack.section("builder"), "rag_max": 30, "rag_refusal_share": 0.0}})
+    result = build_dataset(pack, source=small_law_corpus, out=tmp_path / "cut.jsonl", task="rag", rag=law_rag,
+                           generator=generator)
+    examples = list(read_jsonl(result.train_path)) + list(read_jsonl(result.validation_path))
+    assert examples
+    cut = 0
+    for example in examples:
+        passages = prompt_passages(example.instruction)
+        shown = sum(generator.count_tokens(f"[{p.number}] {p.title}\n\n") + generator.count_tokens(p.text.rstrip("…"))
+                    for p in passages)
+        assert shown <= 120 + 2 * len(passages), example.instruction  # token counts of pieces add up within a little
+        cut += sum(p.text.endswith("…") for p in passages)
+        lead = re.match(r"根据《.+?》第.+?的规定\[(\d)\]，", example.output)
+        gold = next(p for p in passages if p.number == int(lead.group(1)))
+        clause = re.sub(r"\s", "", example.output[lead.end():])
+        assert clause in re.sub(r"\s", "", gold.text)  # the target restates only what the prompt shows
+    assert cut > 0  # the budget did cut passages

@@ -26,7 +26,7 @@ from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
 from domainrag.packs import Pack
-from domainrag.prompts import PromptTemplates, format_context, prompt_header, to_chat_messages
+from domainrag.prompts import PromptTemplates, fit_passages, format_context, to_chat_messages
 from domainrag.retrieve import Hit
 
 log = logging.getLogger("domainrag")
@@ -246,11 +246,7 @@ class AnswerChain:
         generator = self.generator
         budget = getattr(generator, "settings", self.generation).max_context_tokens
         style = self.templates.header
-        headers = sum(generator.count_tokens(f"[{n}] {prompt_header(hit, style)}\n\n") for n, hit, _ in turn.passages)
-        lengths = [generator.count_tokens(text) for _, _, text in turn.passages]
-        cap = max(_water_fill(lengths, budget - headers), 32)  # the budget covers the passage headers too
-        turn.passages = [(n, hit, text if size <= cap else generator.truncate(text, cap) + "…")
-                         for (n, hit, text), size in zip(turn.passages, lengths)]
+        turn.passages = fit_passages(turn.passages, budget, generator.count_tokens, generator.truncate, style)
         context = format_context(turn.passages, style) if turn.passages else "（无）" if self.language.startswith("zh") else "(none)"
         value = self.prompt.invoke({"system": self.templates.system, "context": context, "question": turn.standalone})
         turn.messages = to_chat_messages(value)
@@ -390,17 +386,3 @@ def _chain_iter(deltas: Iterator[str], flush: Callable[[], str]) -> Iterator[str
     """``deltas`` then ``flush()`` (the citation filter's held-back tail)."""
     yield from deltas
     yield flush()
-
-
-def _water_fill(lengths: list[int], budget: int) -> int:
-    """The largest per-passage cap c with Σ min(len, c) ≤ budget: short passages stay whole, long ones share."""
-    if sum(lengths) <= budget:
-        return max(lengths, default=budget)
-    remaining, count = budget, len(lengths)
-    for size in sorted(lengths):
-        share = remaining // count
-        if size > share:
-            return max(share, 1)
-        remaining -= size
-        count -= 1
-    return budget

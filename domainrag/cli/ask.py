@@ -115,7 +115,7 @@ def ask(
     sys.stdout.flush()
     t = answer.timings
     model = answer.model + (" + " + Path(answer.adapter).name if answer.adapter else "")
-    called = answer.cache_hit or t.get("generate_ms", 0) > 0  # an extractive answer may not have asked the model
-    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if called else ''}"
+    wrote = answer.mode == "generated"  # the model is named only when its words are shown (a cache hit too)
+    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if wrote else ''}"
               f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
               f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")

@@ -23,6 +23,8 @@ def build_data(
     teacher_passages: int = typer.Option(50, "--teacher-passages", min=1, help="Corpus passages sent to the teacher."),
     task: str = typer.Option("pack", "--task", help="pack: the pack builder's tasks; rag: grounded (question, retrieved "
                              "passages, cited answer) triplets from the pack's knowledge base; all: both."),
+    base_model: str = typer.Option(None, "--base-model", help="rag/all: cut passages with this model's tokenizer "
+                                   "and context budget, as the answer chain will (default: the pack's base model)."),
     kb: str = KbOpt, uri: str = UriOpt, token: str = TokenOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -37,9 +39,14 @@ def build_data(
     if teacher_url or teacher_model:
         teacher = TeacherSettings(base_url=teacher_url or "", model=teacher_model or "", max_passages=teacher_passages)
     err.print(f"building {loaded.name} instruction data ({task}) from {source or loaded.corpus_dir} ...")
-    rag = open_rag(pack, uri, kb, None, token) if task in ("rag", "all") else None
+    rag = generator = None
+    if task in ("rag", "all"):
+        from domainrag.llm import build_generator
+
+        rag = open_rag(pack, uri, kb, None, token)
+        generator = build_generator(loaded, base_model=base_model)
     result = build_dataset(loaded, source=source, out=output, val_ratio=val_ratio, seed=seed, teacher=teacher,
-                           task=task, rag=rag)
+                           task=task, rag=rag, generator=generator)
     if as_json:
         print_json(result.to_dict())
         return

@@ -94,11 +94,21 @@ def _cap_per_task(examples: list[Example], cap: int, seed: int) -> list[Example]
     return kept
 
 
-def grounded_task(pack: Pack, source: Path, rag: Any, settings: dict[str, Any], seed: int) -> list[Example]:
-    """The ``rag`` task: grounded triplets from the corpus's statute articles and the pack's own retrieval."""
+def grounded_task(pack: Pack, source: Path, rag: Any, settings: dict[str, Any], seed: int,
+                  generator: Any = None) -> list[Example]:
+    """The ``rag`` task: grounded triplets from the corpus's statute articles and the pack's own retrieval.
+
+    The passages are cut to ``generator``'s context budget with its tokenizer, as the answer chain cuts them
+    (default: the pack's generator), so the model is trained on the prompts it will be given."""
     from domainrag.instruct.grounded import grounded_examples
     from domainrag.instruct.sources import statute_articles
-    from domainrag.prompts import PromptTemplates, format_context
+    from domainrag.prompts import PromptTemplates, fit_passages, format_context
+
+    if generator is None:
+        from domainrag.llm import build_generator
+
+        generator = build_generator(pack)
+    budget = generator.settings.max_context_tokens
 
     templates = PromptTemplates.from_pack(pack)
     articles = list(statute_articles(source))
@@ -109,18 +119,23 @@ def grounded_task(pack: Pack, source: Path, rag: Any, settings: dict[str, Any], 
     def user_message(passages: list[tuple[int, Any, str]], question: str) -> str:
         return templates.user.format(context=format_context(passages, templates.header), question=question)
 
-    return list(grounded_examples(articles, lambda q, k: rag.search(q, k=k), user_message=user_message,
+    def fit(passages: list[tuple[int, Any, str]]) -> list[tuple[int, Any, str]]:
+        return fit_passages(passages, budget, generator.count_tokens, generator.truncate, templates.header)
+
+    return list(grounded_examples(articles, lambda q, k: rag.search(q, k=k), user_message=user_message, fit=fit,
                                   refusal=templates.no_context, k=pack.retrieval.k, seed=seed,
                                   refusal_share=float(settings.get("rag_refusal_share", 0.1)),
                                   limit=int(settings.get("rag_max", 0))))
 
 
 def build_dataset(pack: Pack, source: Path | None = None, out: Path | None = None, *, val_ratio: float | None = None,
-                  seed: int | None = None, teacher: Any = None, task: str = "pack", rag: Any = None) -> BuildResult:
+                  seed: int | None = None, teacher: Any = None, task: str = "pack", rag: Any = None,
+                  generator: Any = None) -> BuildResult:
     """Build the pack's instruction data and write ``out`` (train) and its ``.val.jsonl`` (validation).
 
     ``task``: ``pack`` (the pack builder's tasks), ``rag`` (grounded triplets; needs ``rag``, a ``DomainRAG``
-    whose knowledge base holds the corpus) or ``all`` (both)."""
+    whose knowledge base holds the corpus, and cuts passages to ``generator``'s budget: default the pack's) or
+    ``all`` (both)."""
     settings = pack.section("builder")
     source = Path(source) if source else pack.corpus_dir
     if not source.exists():
@@ -136,7 +151,7 @@ def build_dataset(pack: Pack, source: Path | None = None, out: Path | None = Non
     if task in ("rag", "all"):
         if rag is None:
             raise ConfigError("the rag task needs the pack's knowledge base: run `domainrag ingest` first")
-        examples.extend(grounded_task(pack, source, rag, settings, seed))
+        examples.extend(grounded_task(pack, source, rag, settings, seed, generator))
     if teacher is not None:
         from domainrag.instruct.teacher import self_instruct
 

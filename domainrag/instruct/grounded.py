@@ -63,10 +63,12 @@ def _is_gold(hit: Any, seed: Seed) -> bool:
 def grounded_examples(articles: Iterable[Article], search: Callable[[str, int], list[Any]], *,
                       user_message: Callable[[list[tuple[int, Any, str]], str], str], refusal: str,
                       k: int = 5, refusal_share: float = 0.1, seed: int = 0, limit: int = 0,
-                      clause_chars: int = 160) -> Iterator[Example]:
+                      clause_chars: int = 160, fit: Callable[[list[tuple[int, Any, str]]], list[tuple[int, Any, str]]]
+                      | None = None) -> Iterator[Example]:
     """One example per seed question: the prompt holds the retrieved passages (numbered), the output the lead
     naming the gold passage and its answering clause, or ``refusal`` when the gold was left out.
-    ``user_message(passages, question)`` renders the prompt as the answer chain does."""
+    ``user_message(passages, question)`` renders the prompt as the answer chain does; ``fit`` cuts the passages
+    to the model's context budget first, and the answering clause is taken from what is left of the gold."""
     rng = random.Random(seed)
     by_key = {(short_title(a.title), a.label): a for a in articles}
     made = 0
@@ -91,17 +93,29 @@ def grounded_examples(articles: Iterable[Article], search: Callable[[str, int], 
             if not hits:
                 continue
             passages = [(n, hit, hit.text) for n, hit in enumerate(hits, start=1)]
+            if fit is not None:
+                passages = fit(passages)
             if gold_hit is None:
                 output = refusal
             else:
-                n = next(n for n, hit, _ in passages if hit is gold_hit)
+                n, _, gold_text = next(passage for passage in passages if passage[1] is gold_hit)
                 reference = Reference(n, short_title(gold_hit.title), str(gold_hit.metadata.get("article", "")))
-                output = reference.lead() + relevant_clause(item.question, gold_hit.text, clause_chars)
+                output = reference.lead() + relevant_clause(item.question, _visible_sentences(gold_text), clause_chars)
             yield Example(instruction=user_message(passages, item.question), output=output, source=article.source, task=f"rag-{item.kind}",
                           group=f"{short_title(item.law)}{item.label}", input="")
             made += 1
             if limit and made >= limit:
                 return
+
+
+def _visible_sentences(text: str) -> str:
+    """A passage as the prompt shows it, without the unfinished sentence a cut ("…") leaves at its end (unless
+    no sentence ended before the cut)."""
+    if not text.endswith("…"):
+        return text
+    body = text[:-1]
+    end = max(body.rfind(mark) for mark in "。！？；\n")
+    return body[:end + 1] if end > 0 else body
 
 
 @dataclass

@@ -20,6 +20,24 @@ def _row(label: str, value: Any) -> str:
     return f"| {label} | {value} |"
 
 
+_ANSWER_METRICS = (("rouge_l_words", "ROUGE-L (jieba words)"), ("cites_gold", "cites the gold passage"),
+                   ("cites_any", "cites a given passage"), ("unsupported_mentions", "names an article not cited"),
+                   ("refused", "refuses though the answer is there"),
+                   ("refused_when_expected", "refuses when the answer is left out"))
+
+
+def _answer_rows(card: dict[str, Any]) -> list[str]:
+    """Base → adapter on the grounded validation examples (``tune/answer_metrics.py``), when measured."""
+    before, after = card.get("answers_base") or {}, card.get("answers_adapter") or {}
+    if not before or not after:
+        return []
+    rows = [_row("grounded answers (validation)", f"{after.get('examples')} examples, "
+                 f"{after.get('answer_expected')} with the answer among the passages")]
+    rows += [_row(f"{label}, base → adapter", f"{before[key]} → {after[key]}")
+             for key, label in _ANSWER_METRICS if key in before and key in after]
+    return rows
+
+
 def write_card(adapter_dir: Path, card: dict[str, Any]) -> None:
     """Write the card as JSON and as a Markdown table."""
     adapter_dir.mkdir(parents=True, exist_ok=True)
@@ -37,6 +55,7 @@ def write_card(adapter_dir: Path, card: dict[str, Any]) -> None:
              _row("steps", card.get("steps")), _row("train loss (mean)", card.get("train_loss")),
              _row("validation loss base → adapter", f"{before.get('loss')} → {after.get('loss')}"),
              _row("validation perplexity base → adapter", f"{before.get('perplexity')} → {after.get('perplexity')}"),
+             *_answer_rows(card),
              _row("steps/s", card.get("steps_per_second")), _row("peak RSS (MB)", card.get("peak_rss_mb")),
              _row("peak GPU memory (MB)", card.get("peak_gpu_mb")),
              _row("seconds", card.get("train_seconds")), "", "## Hyper-parameters", "", "```json",

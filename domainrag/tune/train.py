@@ -51,6 +51,8 @@ class TuneSettings:
     num_virtual_tokens: int = 16
     system: str = ""
     eval_examples: int = 200
+    answer_examples: int = 40  # grounded validation examples both models answer for the card (0: none)
+    answer_max_new_tokens: int = 128
     top_layers: int = 0
     threads: int = 0
     qlora: bool = False
@@ -249,6 +251,7 @@ def tune(pack: Pack, data: Path | None = None, out: Path | None = None, base: st
     output = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
     after = answer_loss(peft_model, tokenizer, val_examples, settings.system, settings.max_length) if before else None
+    answers = _grounded_answers(pack, peft_model, tokenizer, val_examples, settings) if evaluate else {}
 
     peft_model.peft_config["default"].base_model_name_or_path = base_model_id(base)
     with warnings.catch_warnings():  # peft looks the hub id up to check the vocabulary; offline that only warns
@@ -257,10 +260,37 @@ def tune(pack: Pack, data: Path | None = None, out: Path | None = None, base: st
     (out / "README.md").unlink(missing_ok=True)  # peft's template model card; the training card replaces it
     card = _card(pack, settings, base, train_path, val_path, len(train_items), len(val_examples), output.metrics,
                  trainer.state, seconds, before, after)
+    card.update(answers)
     write_card(out, card)
     if not keep_checkpoints:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return TuneResult(out, card)
+
+
+def _grounded_answers(pack: Pack, peft_model: Any, tokenizer: Any, val_examples: list[Example],
+                      settings: TuneSettings) -> dict[str, Any]:
+    """Answer metrics of the base model and of the adapter on the grounded validation examples, for the card."""
+    if settings.answer_examples <= 0:
+        return {}
+    from domainrag.prompts import PromptTemplates
+    from domainrag.tune.answer_metrics import grounded_answer_metrics
+    from domainrag.tune.evaluate import generate
+
+    refusal = PromptTemplates.from_pack(pack).no_context
+
+    def write(examples: list[Example]) -> list[str]:
+        return generate(peft_model, tokenizer, examples, settings.system, settings.answer_max_new_tokens)
+
+    def write_without_adapter(examples: list[Example]) -> list[str]:
+        with peft_model.disable_adapter():
+            return write(examples)
+
+    print("answering grounded validation examples (base, then adapter) ...", file=sys.stderr)
+    base = grounded_answer_metrics(write_without_adapter, val_examples, refusal, settings.answer_examples)
+    if base is None:
+        return {}
+    return {"answers_base": base,
+            "answers_adapter": grounded_answer_metrics(write, val_examples, refusal, settings.answer_examples)}
 
 
 def _card(pack: Pack, settings: TuneSettings, base: str, train_path: Path, val_path: Path | None, n_train: int,
