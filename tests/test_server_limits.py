@@ -32,6 +32,10 @@ def serving(law_rag: DomainRAG, generator: SlowGenerator, **settings: Any) -> It
 def test_a_client_that_leaves_stops_its_generation(law_rag: DomainRAG) -> None:
     generator = SlowGenerator(delay=0.05)  # 2000 tokens would take 100 s
     with serving(law_rag, generator, max_tokens_limit=5000, max_queue=0) as url:
+        # Warm first (embedder, Milvus, jieba): the client below must leave while the model writes, not before.
+        warm = httpx.post(f"{url}/v1/chat/completions", json={"messages": USER, "max_tokens": 4}, timeout=120)
+        assert warm.status_code == 200 and generator.finished.is_set()
+        generator.finished.clear()
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{url}/v1/chat/completions", json={"messages": USER, "max_tokens": 2000}, timeout=1.5)
         assert generator.closed.wait(10) and not generator.finished.is_set()
