@@ -166,7 +166,7 @@ def supervise(db_file: str, port: int) -> int:
 
     server = Server(db_file, f"{HOST}:{port}")
     if not server.start():
-        if server._p is None:
+        if server._p is None:  # milvus-lite's Server keeps its engine process here and has no public accessor
             print(f"{db_file} is open in another process (domainrag ui, serve or ingest on the Lite file?): stop it, "
                   "then `domainrag milvus start`, then start it again", file=sys.stderr, flush=True)
         else:

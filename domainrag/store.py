@@ -64,6 +64,13 @@ def connect(uri: str, token: str | None = None) -> Any:
         return _clients[key]
 
 
+def disconnect(uri: str) -> None:
+    """Close this process's clients of ``uri`` (any token); the next ``connect`` opens a new one."""
+    with _clients_lock:
+        for key in [key for key in _clients if key.split("|")[0] == uri]:
+            _clients.pop(key).close()
+
+
 class Store:
     """Chunks and manifest for knowledge bases in one Milvus instance."""
 

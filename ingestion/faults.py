@@ -143,11 +143,9 @@ def release_lite(uri: str) -> None:
     """Close this process's client of a Milvus Lite file and stop its server, so another process can open it."""
     from milvus_lite.server_manager import server_manager_instance
 
-    from domainrag import store
+    from domainrag.store import disconnect
 
-    with store._clients_lock:
-        for key in [k for k in store._clients if k.split("|")[0] == uri]:
-            store._clients.pop(key).close()
+    disconnect(uri)
     server_manager_instance.release_server(uri)
 
 

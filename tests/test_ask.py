@@ -303,9 +303,9 @@ def test_missing_model_package_names_what_to_install(law_rag: DomainRAG, monkeyp
 @pytest.mark.slow
 def test_any_hugging_face_model_folder_can_generate(local_rag: DomainRAG) -> None:
     from domainrag.llm.local import LocalGenerator
-    from domainrag.llm.local_model import _cache_dir, resolve_model
+    from domainrag.llm.local_model import converted_dir, resolve_model
 
-    folder = _cache_dir(resolve_model(None))  # the de-quantized default model is a plain HF folder (config.json …)
+    folder = converted_dir(resolve_model(None))  # the de-quantized default model is a plain HF folder (config.json …)
     generator = LocalGenerator(str(folder), settings=local_rag.generator.settings)
     assert generator.model_name == folder.name
     text = generator.generate([{"role": "user", "content": "Say hello."}], max_new_tokens=4)

@@ -56,7 +56,8 @@ def resolve_model(name: str | None) -> ModelSource:
     )
 
 
-def _cache_dir(source: ModelSource) -> Path:
+def converted_dir(source: ModelSource) -> Path:
+    """Where a GGUF model's de-quantized copy (a plain HF folder) is kept; the key changes with the file."""
     gguf = source.folder / source.gguf_file  # type: ignore[operator]
     stat = gguf.stat()
     key = hashlib.sha1(f"{gguf}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
@@ -84,7 +85,7 @@ def _load(source: ModelSource) -> tuple[Any, Any]:
             tokenizer = AutoTokenizer.from_pretrained(source.folder)
             model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=torch.float32)
         else:
-            cache = _cache_dir(source)
+            cache = converted_dir(source)
             if (cache / "config.json").exists():
                 tokenizer = AutoTokenizer.from_pretrained(cache)
                 model = AutoModelForCausalLM.from_pretrained(cache, dtype=torch.float32)

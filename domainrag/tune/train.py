@@ -118,7 +118,7 @@ def load_base(base: str, qlora: bool = False) -> tuple[Any, Any]:
 
     _, tokenizer = local_model.load_model(base)  # also writes the de-quantized cache of a GGUF model
     source = local_model.resolve_model(base)
-    folder = source.folder if source.gguf_file is None else local_model._cache_dir(source)
+    folder = source.folder if source.gguf_file is None else local_model.converted_dir(source)
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=quant, device_map={"": 0})
