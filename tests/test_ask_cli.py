@@ -100,3 +100,10 @@ def test_errors_in_a_fresh_process_have_no_traceback(tmp_path: Path) -> None:
     for args, message in ((["ask", " ", "--pack", "law"], "empty question"), (["ask", "x", "--pack", "nope"], "unknown pack")):
         done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "domainrag", "packs", "list", "--json"], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert {"law", "finance", "medical", "education", "math"} <= {p["name"] for p in json.loads(result.stdout)}
