@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domainrag.chain.grounding import (Reference, SentenceGate, clauses, relevant_clause, sentence_support,
-                                       short_title, unsupported_mentions)
+from domainrag.chain.grounding import (Reference, SentenceGate, clauses, lead_language, relevant_clause,
+                                       sentence_support, short_title, unsupported_mentions)
 from domainrag.llm.constraints import marker_prefix_ok
 
 THEFT_ARTICLE = ("第二百六十四条 盗窃公私财物，数额较大的，或者多次盗窃、入户盗窃、携带凶器盗窃、扒窃的，处三年以下有期徒刑、"
@@ -22,6 +22,12 @@ def test_titles_are_named_as_answers_name_them() -> None:
     assert Reference(1, "刑法", "第二百六十四条").lead() == "根据《刑法》第二百六十四条的规定[1]，"
     assert Reference(2, "Guide").lead("en") == "According to Guide [2], "
     assert Reference(3, "medical_qa").lead() == "根据《medical_qa》[3]，"  # a passage that is no statute article
+
+
+def test_the_lead_speaks_the_questions_language() -> None:
+    assert lead_language("盗窃罪怎么处罚？", "en") == "zh"
+    assert lead_language("Janet's ducks lay 16 eggs per day. How much does she make?", "zh") == "en"
+    assert lead_language("2+3=?", "zh") == "zh"  # nothing to tell by: the pack's language
 
 
 def test_an_article_is_supported_only_by_a_source_that_holds_it() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
-from domainrag.chain.grounding import SUPPORT_THRESHOLD, SentenceGate, reference_for, relevant_clause
+from domainrag.chain.grounding import SUPPORT_THRESHOLD, SentenceGate, lead_language, reference_for, relevant_clause
 from domainrag.chain.relevance import RelevanceScorer
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
@@ -290,7 +290,7 @@ class AnswerChain:
 
     def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
         n, top, _ = turn.passages[0]
-        lead = reference_for(n, top.title, top.metadata).lead(self.language)
+        lead = reference_for(n, top.title, top.metadata).lead(lead_language(turn.standalone, self.language))
         first = turn.elapsed_ms()
         yield chunk(answer=lead)
         parts, mode, gen_ms = [lead], "extractive", 0.0
