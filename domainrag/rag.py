@@ -188,7 +188,7 @@ class DomainRAG:
 
             settings = CacheSettings.from_pack(self.pack)
             self._answer_cache = AnswerCache(self.pack, kb=self.kb, kb_version=self._current_kb_version,
-                                             embedder=self.embedder, uri=self.uri, token=self.token,
+                                             embedder=lambda: self.embedder, uri=self.uri, token=self.token,
                                              embedding_model=self.embedding_model_name,
                                              settings=settings) if settings.enabled else None
             self._answer_cache_set = True

@@ -79,11 +79,18 @@ def test_a_changed_knowledge_base_never_serves_old_answers(law_rag: DomainRAG, t
 def test_an_answer_cache_without_its_knowledge_base_keeps_nothing(law_rag: DomainRAG) -> None:
     from domainrag.cache import AnswerCache
 
-    cache = AnswerCache(law_rag.pack, kb="never_ingested", kb_version=lambda: None, embedder=law_rag.embedder,
+    loads: list[str] = []
+
+    def embedder() -> object:  # loading a model for a KB that is not there would only delay the answer
+        loads.append("embedder")
+        return law_rag.embedder
+
+    cache = AnswerCache(law_rag.pack, kb="never_ingested", kb_version=lambda: None, embedder=embedder,
                         uri=law_rag.uri)
     assert cache.version() is None and cache.namespace() is None and cache.cache() is None
     assert cache.store(QUESTION, Answer(answer="期限为三十日。", model="m")) is False
     assert cache.lookup(QUESTION) is None
+    assert loads == []
 
 
 class IngestingGenerator(Generator):

@@ -35,7 +35,8 @@ class AnswerCache:
 
     Its parts: the ``pack`` (its name and the settings that shape answers key the namespace; its ``[cache]``
     table is the default ``settings``), the knowledge base's name ``kb`` and ``kb_version``, a callable giving
-    the KB's version now (None while it does not exist), the ``embedder`` that embeds questions, the Milvus
+    the KB's version now (None while it does not exist), the ``embedder`` that embeds questions (``dim`` and
+    ``encode``; or a zero-argument callable returning it, so the model loads at the first lookup), the Milvus
     ``uri`` and ``token`` of the KB (a Milvus server also holds the cache's vectors) and the name of the KB's
     ``embedding_model``.
     """
@@ -46,12 +47,17 @@ class AnswerCache:
         self.pack = pack
         self.kb = kb
         self._kb_version = kb_version
-        self.embedder = embedder
+        self._embedder = embedder if callable(embedder) else (lambda: embedder)
         self.uri = uri
         self.token = token
         self.embedding_model = embedding_model
         self.settings = settings or CacheSettings.from_pack(pack)
         self._pack_key = pack_fingerprint(pack)
+
+    @property
+    def embedder(self) -> Any:
+        """The question embedder (loaded on first use when given as a callable)."""
+        return self._embedder()
 
     def version(self) -> str | None:
         """The KB's version now (None when the KB does not exist yet)."""
