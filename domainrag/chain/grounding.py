@@ -109,14 +109,15 @@ class Reference:
         return f"According to {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}], "
 
 
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def lead_language(question: str, pack_language: str) -> str:
     """The language the lead is written in: the question's (a Chinese question gets 根据…, an English one
     According to …), the pack's when the question has neither."""
-    if _CJK_CHAR.search(question):
+    from domainrag.chain.relevance import has_cjk
+
+    if has_cjk(question):
         return "zh"
     return "en" if _LATIN_WORD.search(question) else pack_language
 

@@ -31,15 +31,16 @@ def _idf() -> tuple[dict[str, float], float]:
     return tfidf.idf_freq, tfidf.median_idf
 
 
-def _is_cjk(word: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in word)
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a CJK ideograph (the basic block)."""
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def credit(word: str, text: str) -> float:
     """How much of ``word`` occurs in ``text`` (1.0 = all of it), see the module docstring."""
     if word in text:
         return 1.0
-    if _is_cjk(word):
+    if has_cjk(word):
         for size in range(len(word) - 1, _CJK_MIN - 1, -1):
             if any(word[i:i + size] in text for i in range(len(word) - size + 1)):
                 return size / len(word)
