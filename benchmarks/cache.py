@@ -6,8 +6,9 @@
    question. The miss is the baseline, measured in the same run.
 2. Quality, on the pair sets in tests/data (paraphrases that must hit, near-misses that must not): every
    first question is stored in a real GPTCache (SQLite + faiss) cache, every second one looked up, at the
-   pack's threshold and across a sweep. Beside it, the same sweep with cosine similarity alone (what a plain
-   GPTCache distance evaluation would decide) shows what the guard prevents.
+   pack's threshold and across a sweep, under the law pack's embedding model and, as the baseline, the default
+   all-MiniLM-L6-v2. Beside it, the same sweep with cosine similarity alone (what a plain GPTCache distance
+   evaluation would decide) shows what the guard prevents.
 
     python benchmarks/cache.py [--questions 8] [--hit-repeats 3] [--max-new-tokens N] [--json]
 """
@@ -145,11 +146,15 @@ def main() -> int:
     from domainrag.embed import get_embedder
     from domainrag.packs import load_pack
 
-    default = float(CacheSettings.from_pack(load_pack("law")).threshold)
-    embedder = get_embedder("default")
+    pack = load_pack("law")
+    default = float(CacheSettings.from_pack(pack).threshold)
+    embedders = {f"law pack ({pack.embedding_model})": get_embedder(pack.embedding_model, pack.path),
+                 "all-MiniLM-L6-v2 (default)": get_embedder("default")}
     report: dict = {"default_threshold": default, "load_average_at_start": os.getloadavg()[0], "quality": {}}
-    for name, path in PAIR_SETS.items():
-        report["quality"][name] = quality(load_pairs(path), embedder, home / f"pairs-{name}", default)
+    for model, embedder in embedders.items():
+        for name, path in PAIR_SETS.items():
+            report["quality"][f"{model}, {name}"] = quality(load_pairs(path), embedder,
+                                                            home / f"pairs-{len(report['quality'])}", default)
     if not args.skip_latency:
         report["latency"] = latency(load_pairs(PAIR_SETS["dev"]), args.questions, args.hit_repeats, args.max_new_tokens)
     report["load_average_at_end"] = os.getloadavg()[0]

@@ -11,9 +11,14 @@
    recall@1/5 of the fused order and of the reranked order under 5-fold cross-validation (questions split by
    fold, five shuffles): the figure to expect on unseen questions. The shipped weights are fit on all of them.
 
-Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one) and ~18 minutes on two cores.
+Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one). The embedding is also the law pack's
+dense search model, so the KB's vectors come from it: a new embedding (~18 minutes on two cores) ends the run, and
+the weights are fit once the KB has been ingested again with it (~2 minutes), with ``--reuse-embedding``:
 
     python benchmarks/train_law_reranker.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--out domains/law/reranker]
+    domainrag kb delete laws --uri /tmp/bench-home/milvus.db --yes
+    domainrag ingest ../shared/data/law/laws --pack law --kb laws --uri /tmp/bench-home/milvus.db
+    python benchmarks/train_law_reranker.py --reuse-embedding [--uri …] [--kb laws] [--out domains/law/reranker]
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ def with_negatives(pairs: list[tuple[str, str, int]], rows: list[Hit], seed: int
 
 
 def train_embedding(rows: list[Hit], statute: re.Pattern[str], out: Path, dim: int, epochs: int,
-                    batch_size: int = 256, lr: float = 0.05, seed: int = 0):
+                    batch_size: int = 256, lr: float = 0.05, seed: int = 0) -> None:
     """Tokenizer + StaticEmbedding trained on the mined pairs; saved (float16) to ``out``."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -193,7 +198,6 @@ def train_embedding(rows: list[Hit], statute: re.Pattern[str], out: Path, dim: i
                 bar.set_postfix(loss=f"{value.item():.3f}")
     model.half().save(str(out))
     (out / "README.md").unlink(missing_ok=True)  # the generated card; domains/law/reranker/README.md says what this is
-    return model.float()
 
 
 def collect(rag, items, reranker, depth: int):
@@ -287,7 +291,10 @@ def main() -> int:
     else:
         embedding_dir.mkdir(parents=True, exist_ok=True)
         chunks = [Hit.from_row(row) for row in rag.store.chunks(args.kb)]
-        embedder = train_embedding(chunks, statute, embedding_dir, args.dim, args.epochs)
+        train_embedding(chunks, statute, embedding_dir, args.dim, args.epochs)
+        print(f"embedding saved to {embedding_dir}; ingest the KB again with it (its dense vectors come from it), "
+              "then fit the weights with --reuse-embedding", file=sys.stderr)
+        return 0
     items = lawbench_items(rag, args.kb, dev)
     probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, embedder=embedder, preferred=statute)
     data = collect(rag, items, probe, args.depth)

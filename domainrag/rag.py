@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from domainrag.config import env_override, resolve_uri, validate_kb_name
-from domainrag.embed import Embedder, get_embedder
+from domainrag.embed import Embedder, StaticEmbedder, get_embedder
 from domainrag.packs import Pack, load_pack
 from domainrag.retrieve import Hit, Retriever
+from domainrag.chunk_store import check_embedding_version
 from domainrag.store import Store
 
 
@@ -21,7 +22,7 @@ class DomainRAG:
 
     def __init__(self, pack: Pack, uri: str | None = None, kb: str | None = None,
                  embedding_model: str | None = None, token: str | None = None, *, store: Store | None = None,
-                 embedder: Embedder | None = None, retriever: Retriever | None = None, generator: Any = None,
+                 embedder: Embedder | StaticEmbedder | None = None, retriever: Retriever | None = None, generator: Any = None,
                  cache: Any = _FROM_PACK) -> None:
         """Parts not given are built from the pack on first use: ``store`` (the Milvus client at ``uri``),
         ``embedder``, ``retriever`` (hybrid search over ``store``), ``generator`` (see ``with_llm``) and ``cache``
@@ -30,9 +31,9 @@ class DomainRAG:
         self.uri = resolve_uri(uri)
         self.kb = validate_kb_name(kb or env_override("KB", None) or pack.name)
         self.token = token or env_override("MILVUS_TOKEN", None)
-        self._embedding_name = embedding_model or pack.embedding_model
+        self._embedding_named = embedding_model  # named by the caller: wins over the KB's and the pack's
         self._lock = threading.Lock()  # the Milvus client
-        self._embedder_lock = threading.Lock()  # the embedding model (loads while the client starts, see warm_up)
+        self._embedder_lock = threading.Lock()  # the embedding model (warm_up loads it in the background)
         self._store: Store | None = store
         self._answer_cache: Any = None if cache is _FROM_PACK else cache
         self._answer_cache_set = cache is not _FROM_PACK
@@ -41,7 +42,7 @@ class DomainRAG:
         self._generator_obj: Any = generator
         self._answer_chain: Any = None
         self._answer_lock = threading.Lock()
-        self._embedder: Embedder | None = embedder
+        self._embedder: Embedder | StaticEmbedder | None = embedder
         self._retriever: Retriever | None = retriever
 
     @classmethod
@@ -58,18 +59,31 @@ class DomainRAG:
             return self._store
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> Embedder | StaticEmbedder:
+        """The embedding model of this knowledge base (see ``embedding_model_name``); a ``ConfigError`` when the
+        knowledge base was built with another version of it."""
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = get_embedder(self._embedding_name)
+                embedder = get_embedder(self.embedding_model_name, self.pack.path)
+                if self.store.has_kb(self.kb):
+                    check_embedding_version(self.store.kb_info(self.kb), embedder.version)
+                self._embedder = embedder
             return self._embedder
 
     @property
     def embedding_model_name(self) -> str:
-        """The configured name (``default`` stays ``default`` so KBs survive package upgrades)."""
+        """The embedding model's name as a knowledge base records it: the one named to this object (argument or
+        ``DOMAINRAG_EMBEDDING_MODEL``); else the one the existing knowledge base was built with, so a KB keeps
+        working after its pack moves to another model; else the pack's. ``default`` stays ``default`` so KBs
+        survive package upgrades; a model the pack ships is named relative to the pack's folder."""
         import os
 
-        return os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or self._embedding_name or "default"
+        named = os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or self._embedding_named
+        if named:
+            return named
+        if self.store.has_kb(self.kb):
+            return self.store.kb_info(self.kb).embedding_model
+        return self.pack.embedding_model or "default"
 
     @property
     def retriever(self) -> Retriever:
@@ -121,7 +135,9 @@ class DomainRAG:
 
     def ensure_kb(self) -> None:
         """Create the knowledge base (collection, indexes, manifest) if it does not exist yet."""
-        self.store.ensure_kb(self.kb, self.embedding_model_name, self.embedder.dim, self.pack.language, self.pack.name)
+        embedder = self.embedder
+        self.store.ensure_kb(self.kb, self.embedding_model_name, embedder.dim, self.pack.language, self.pack.name,
+                             embedding_version=getattr(embedder, "version", ""))
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """Hybrid (default), dense or BM25 search of the knowledge base."""
@@ -135,12 +151,13 @@ class DomainRAG:
 
     def warm_up(self) -> list[threading.Thread]:
         """Start what a first question needs, side by side, in background threads: the Milvus client (Milvus
-        Lite starts a server process), the knowledge base's collection, jieba's dictionary and the answer chain's
-        imports. The embedding model loads in the caller's thread meanwhile. Returns the threads (daemons)."""
+        Lite starts a server process), the knowledge base's collection and then the embedding model it was built
+        with, jieba's dictionary and the answer chain's imports. Returns the threads (daemons)."""
 
         def milvus() -> None:
             if self.store.has_kb(self.kb):
                 self.store.load(self.kb)
+            self.embedder
 
         def words() -> None:
             import jieba

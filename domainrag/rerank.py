@@ -1,7 +1,7 @@
 """Learned reranking of fused candidates: a linear model over ranking features and a domain-tuned embedding.
 
 A pack may ship a ``reranker/`` folder (``[retrieval] reranker = "reranker"``) holding ``reranker.json``
-(feature names, weights, bias, depth) and ``embedding/``, a sentence-transformers model (for law a
+(feature names, weights, bias, depth) and ``embedding/``, an embedding model (for law a sentence-transformers
 ``StaticEmbedding`` trained on the corpus's own statute cross-references; see benchmarks/train_law_reranker.py).
 After hybrid fusion the top ``depth`` distinct candidates are rescored as ``bias + Σ weight · feature`` and
 reordered; the rest keep their fused order below them. The embedding scores only those candidates, so the
@@ -121,22 +121,11 @@ class LinearReranker:
                    preferred=re.compile(preferred) if preferred else None)
 
     def __post_init__(self) -> None:
-        self._static = static_embedding_parts(self.embedder)
         self._passage_vectors: dict[str, np.ndarray] = {}  # chunk id (a content hash) → its unit vector
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of ``texts``. A lone mean-pooled ``StaticEmbedding`` is computed here from its tokenizer and
-        weights: the same vectors as ``SentenceTransformer.encode``, without its batching machinery, which costs
-        more than the lookup and mean for the few dozen candidates of one search. Any other model goes through
-        ``SentenceTransformer.encode``."""
-        if self._static is None:
-            return self.embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False)
-        tokenizer, weight = self._static
-        encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-        vectors = np.stack([weight[e.ids].mean(axis=0) if e.ids else np.zeros(weight.shape[1], weight.dtype)
-                            for e in encode_batch(texts, add_special_tokens=False)])
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        """Unit vectors of ``texts`` under the reranker's embedding."""
+        return self.embedder.encode(texts)
 
     def similarities(self, query: str, hits: list[Hit]) -> np.ndarray:
         """Cosine similarity of the query to each candidate under the reranker's embedding; passage vectors are
@@ -168,24 +157,11 @@ class LinearReranker:
                 for rank, i in enumerate(order, start=1)] + tail
 
 
-def static_embedding_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:
-    """(tokenizer, token vectors) of a model that is one mean-pooled ``StaticEmbedding``, else None."""
-    try:
-        modules = list(embedder)
-    except TypeError:
-        return None
-    if len(modules) != 1 or type(modules[0]).__name__ != "StaticEmbedding":
-        return None
-    module = modules[0]
-    if getattr(module.embedding, "mode", None) != "mean" or not hasattr(module, "tokenizer"):
-        return None
-    return module.tokenizer, module.embedding.weight.detach().float().cpu().numpy()
-
-
 def load_embedding(path: Path) -> Any:
-    """A sentence-transformers model from a folder, on the CPU in float32."""
-    from sentence_transformers import SentenceTransformer
+    """The reranker's embedding model from its folder, loaded once per process (``domainrag.embed.get_embedder``: a
+    static embedding loads through model2vec, without torch)."""
+    from domainrag.embed import get_embedder
 
-    if not (path / "modules.json").exists():
-        raise ConfigError(f"{path}: no sentence-transformers model here; retrain with benchmarks/train_law_reranker.py")
-    return SentenceTransformer(str(path), device="cpu").float()
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise ConfigError(f"{path}: no embedding model here; retrain with benchmarks/train_law_reranker.py")
+    return get_embedder(str(path.resolve()))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from domainrag.chunk_store import CHUNK_FIELDS, KBInfo
+from domainrag.chunk_store import CHUNK_FIELDS, KBInfo, check_embedding_version
 from domainrag.config import is_server_uri, validate_kb_name
 from domainrag.errors import ConfigError, StoreError
 from domainrag.grams import char_grams, query_grams
@@ -113,8 +113,10 @@ class Store:
             raise StoreError(f"collection {kb!r} was not created by domainrag; choose another --kb") from None
         return KBInfo(name=kb, **data)
 
-    def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str) -> KBInfo:
-        """Create the KB's collections if missing, all or nothing; refuse a KB built with another embedding model."""
+    def ensure_kb(self, kb: str, embedding_model: str, dim: int, language: str, pack: str,
+                  embedding_version: str = "") -> KBInfo:
+        """Create the KB's collections if missing, all or nothing; refuse a KB built with another embedding model,
+        or with another version of it (``embedding_version``, when both are known)."""
         validate_kb_name(kb)
         if self.client.has_collection(kb):
             if not self.client.has_collection(kb + FILES_SUFFIX):
@@ -127,8 +129,9 @@ class Store:
                     f"knowledge base {kb!r} was built with embedding model {info.embedding_model!r} ({info.dim}-d), "
                     f"not {embedding_model!r}; use another --kb or `domainrag kb delete {kb}` first"
                 )
+            check_embedding_version(info, embedding_version)
             return info
-        info = KBInfo(kb, embedding_model, dim, language, pack)
+        info = KBInfo(kb, embedding_model, dim, language, pack, embedding_version)
         try:
             self._create_chunks(kb, info)
             self._create_files(kb)

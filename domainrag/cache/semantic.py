@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -130,14 +131,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _one_intra_op_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # per thread with torch's OpenMP backend: the rest of the process is unaffected
+def _encode_on_one_core(embedder: Any, text: str) -> np.ndarray:
+    """``embedder``'s vector of ``text``, with torch (when the embedder runs on it) on one core in this thread."""
+    torch = sys.modules.get("torch")  # a static embedder runs on numpy: importing torch for it would cost seconds
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)  # per thread with torch's OpenMP backend: the rest of the process is unaffected
+    return embedder.encode([text])[0]
 
 
 def _embedding_thread() -> ThreadPoolExecutor:
-    """Where cache questions are embedded: one thread that runs torch on a single core.
+    """Where cache questions are embedded: one thread that runs a model on a single core.
 
     A short question is too small to gain from intra-op parallelism, and on a busy machine multi-threaded
     inference of it stalls (README "Semantic answer cache"): a hit must not wait on that.
@@ -145,7 +148,7 @@ def _embedding_thread() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(1, thread_name_prefix="domainrag-cache-embed", initializer=_one_intra_op_thread)
+            _pool = ThreadPoolExecutor(1, thread_name_prefix="domainrag-cache-embed")
         return _pool
 
 
@@ -190,7 +193,7 @@ class SemanticCache:
         )
 
     def _embed(self, text: str, **_: Any) -> np.ndarray:
-        return _embedding_thread().submit(self.embedder.encode, [text]).result()[0]
+        return _embedding_thread().submit(_encode_on_one_core, self.embedder, text).result()
 
     def lookup(self, question: str) -> CacheHit | None:
         """The cached answer to ``question`` or to a question that asks the same thing, else None."""

@@ -212,7 +212,10 @@ class AnswerChain:
         return turn
 
     def _cache_variant(self, turn: Turn) -> str:
-        """What shapes an answer besides the question and the KB; cached answers are kept apart by it."""
+        """What shapes an answer besides the question and the KB; cached answers are kept apart by it. An extractive
+        answer quotes its passage, so no model shapes it (and a cache hit never builds one)."""
+        if self.settings.mode == "extractive":
+            return f"extractive|k={turn.k or self.k}"
         generator = self.generator
         tokens = turn.max_new_tokens or getattr(generator, "settings", self.generation).max_new_tokens
         return (f"{generator.model_name}|adapter={generator.adapter_label(turn.adapter)}"

@@ -14,10 +14,11 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from domainrag.dtypes import runtime_dtype
+from domainrag.dtypes import check_dtype_name, runtime_dtype
 from domainrag.errors import ModelError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance, Message
 from domainrag.llm.local_model import load_model, resolve_model
@@ -46,8 +47,16 @@ class LocalGenerator(Generator):
         self.model_name = self.source.name
         self.default_adapter = default_adapter
         self.settings = settings or GenerationSettings()
-        self.dtype = runtime_dtype(self.settings.dtype)
-        self._key = f"{self.source}|{self.dtype}"
+        check_dtype_name(self.settings.dtype)  # fails fast; the torch dtype itself is looked up on first use
+
+    @cached_property
+    def dtype(self) -> Any:
+        """The torch dtype generation runs in (importing torch takes seconds: not before a model is needed)."""
+        return runtime_dtype(self.settings.dtype)
+
+    @cached_property
+    def _key(self) -> str:
+        return f"{self.source}|{self.dtype}"
 
     # ---- model and adapters ------------------------------------------------
     @property

@@ -77,6 +77,18 @@ class ChunkStoreContract:
         with pytest.raises(ConfigError, match="embedding model"):
             store.ensure_kb(kb, "another-model", DIM * 2, "zh", "contract")
 
+    def test_a_kb_remembers_the_version_of_its_model(self, store: ChunkStore) -> None:
+        versioned = f"contract_{uuid.uuid4().hex[:12]}"
+        try:
+            assert store.ensure_kb(versioned, MODEL, DIM, "zh", "contract", embedding_version="v1").embedding_version == "v1"
+            assert store.kb_info(versioned).embedding_version == "v1"
+            assert store.ensure_kb(versioned, MODEL, DIM, "zh", "contract", embedding_version="v1").dim == DIM
+            assert store.ensure_kb(versioned, MODEL, DIM, "zh", "contract").dim == DIM  # a version not known passes
+            with pytest.raises(ConfigError, match="earlier version of embedding model"):
+                store.ensure_kb(versioned, MODEL, DIM, "zh", "contract", embedding_version="v2")
+        finally:
+            store.drop_kb(versioned)
+
     def test_invalid_kb_names_are_refused(self, store: ChunkStore) -> None:
         for name in ("has space", "double__underscore", "1starts_with_digit", ""):
             with pytest.raises(ConfigError, match="invalid knowledge-base name"):
