@@ -34,7 +34,7 @@ def resolve_embedding_name(name: str | None, base: Path | None = None) -> str:
     if name == "default":
         return default_embedding_path()
     if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
-        return str(base / name)
+        return str((base / name).resolve())
     return name
 
 
