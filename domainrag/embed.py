@@ -125,7 +125,8 @@ class StaticEmbedder:
 
         self.name = path
         try:
-            # float32 vectors and no truncation: the numbers sentence-transformers' StaticEmbedding gives
+            # float32 vectors and no truncation, as sentence-transformers' StaticEmbedding computes them (model2vec also
+            # leaves unknown tokens out of the mean; knowledge bases and questions both go through it, so they agree)
             self.model = StaticModel.from_pretrained(path, normalize=True, quantize_to="float32", max_length=None)
         except Exception as exc:  # OSError, ValueError, KeyError: a folder that is not a complete static model
             raise ModelError(f"static embedding model {path!r} could not be loaded ({type(exc).__name__}: {exc}); "

@@ -22,8 +22,8 @@ class DomainRAG:
 
     def __init__(self, pack: Pack, uri: str | None = None, kb: str | None = None,
                  embedding_model: str | None = None, token: str | None = None, *, store: Store | None = None,
-                 embedder: Embedder | StaticEmbedder | None = None, retriever: Retriever | None = None, generator: Any = None,
-                 cache: Any = _FROM_PACK) -> None:
+                 embedder: Embedder | StaticEmbedder | None = None, retriever: Retriever | None = None,
+                 generator: Any = None, cache: Any = _FROM_PACK) -> None:
         """Parts not given are built from the pack on first use: ``store`` (the Milvus client at ``uri``),
         ``embedder``, ``retriever`` (hybrid search over ``store``), ``generator`` (see ``with_llm``) and ``cache``
         (the semantic answer cache; None for none)."""

@@ -24,7 +24,8 @@ UriOpt = typer.Option(None, "--uri", help="Milvus URI: a Lite .db file (default 
 TokenOpt = typer.Option(None, "--token", envvar="DOMAINRAG_MILVUS_TOKEN", show_envvar=True,
                         help="Milvus token for a server with authentication (user:password or an API key).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-EmbeddingOpt = typer.Option(None, "--embedding-model", help="sentence-transformers model name or folder (overrides the pack).")
+EmbeddingOpt = typer.Option(None, "--embedding-model", help="Embedding model: a sentence-transformers name or folder, "
+                             "or a static-embedding folder (overrides the knowledge base's and the pack's).")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
 
