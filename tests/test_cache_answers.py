@@ -150,6 +150,9 @@ def test_cache_stats_and_clear(cached_rag: DomainRAG) -> None:
     assert stats["entries"] >= 1 and stats["hits"] >= 2
     assert all(ns["current"] for ns in stats["namespaces"])
 
+    with_token = runner.invoke(app, ["cache", "stats", *where, "--token", "root:Milvus", "--json"])  # a server's
+    assert with_token.exit_code == 0 and json.loads(with_token.stdout)["entries"] == stats["entries"], with_token.output
+
     result = runner.invoke(app, ["cache", "clear", *where, "--yes"])
     assert result.exit_code == 0, result.output
     assert json.loads(runner.invoke(app, ["cache", "stats", *where, "--json"]).stdout)["namespaces"] == []

@@ -66,6 +66,17 @@ def test_the_relevant_clause_is_the_part_that_answers() -> None:
     assert cut == "携带凶器抢夺的，依照本法第二百六十三条的规定定罪处罚。"
 
 
+def test_english_passages_split_into_sentences_and_keep_their_spaces() -> None:
+    passage = ("Natalia sold clips to 48 of her friends in April. In May she sold half as many clips, at $0.5 each. "
+               "Her brother collects stamps and keeps them in 3 albums of 120 pages")
+    assert clauses(passage) == ["Natalia sold clips to 48 of her friends in April.",
+                                "In May she sold half as many clips, at $0.5 each.",  # a decimal point is no end
+                                "Her brother collects stamps and keeps them in 3 albums of 120 pages"]
+    assert relevant_clause("How many clips did Natalia sell in April and May?", passage, max_chars=110) == (
+        "Natalia sold clips to 48 of her friends in April. In May she sold half as many clips, at $0.5 each.")
+    assert relevant_clause("clips", passage, max_chars=400) == passage  # short enough: all of it, spaces kept
+
+
 @pytest.mark.parametrize("body, ok", [("", True), ("1", True), ("1]", True), ("2", True), ("1, 2]", True),
                                       ("1、", True), ("3", False), ("9]", False), ("1, 3", False), ("]", False),
                                       ("1,]", False), ("x", False), ("1]]", False)])

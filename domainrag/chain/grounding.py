@@ -27,7 +27,10 @@ MIN_DISTINCT_BIGRAMS = 0.6  # a sentence that repeats itself ("申请书”，�
 _STATE_NAME = re.compile(r"^中华人民共和国(?=\S)")
 _TITLE_DATE = re.compile(r"[（(][^（）()]*\d{4}[^（）()]*[）)]\s*$")
 _LABEL = re.compile(rf"^\s*{ARTICLE.pattern}(?:（续\d+）)?[\s\u3000]*")
-_CLAUSE_END = re.compile(r"(?<=[。！？!?；;\n])")
+# Where a sentence ends: after Chinese and ASCII end marks and line ends, and at the space after a period (a decimal
+# point has none after it, so "3.5" stays whole).
+SENTENCE_BREAK = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.])\s+")
+_LATIN_START = re.compile(r"^[A-Za-z0-9(\"']")
 _SENTENCE_END = "。！？!?；;\n"
 
 
@@ -130,7 +133,16 @@ def reference_for(n: int, title: str, metadata: dict) -> Reference:
 def clauses(text: str) -> list[str]:
     """A passage's sentences, without its leading article label (第N条, 第N条（续1）)."""
     body = _LABEL.sub("", text, count=1)
-    return [piece.strip() for piece in _CLAUSE_END.split(body) if piece.strip()]
+    return [piece.strip() for piece in SENTENCE_BREAK.split(body) if piece.strip()]
+
+
+def join_clauses(parts: list[str]) -> str:
+    """Consecutive sentences as one text: Chinese ones run on, Western ones keep a space between them."""
+    text = ""
+    for part in parts:
+        spaced = text and text[-1] in ".!?;:," and _LATIN_START.match(part)
+        text += (" " if spaced else "") + part
+    return text
 
 
 def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
@@ -139,14 +151,14 @@ def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
     from domainrag.chain.relevance import RelevanceScorer
 
     parts = clauses(text)
-    body = "".join(parts)
+    body = join_clauses(parts)
     if len(body) <= max_chars or len(parts) <= 1:
         return body if len(body) <= 2 * max_chars else body[:2 * max_chars].rstrip() + "…"
     scorer = RelevanceScorer(question)
     best, best_score = parts[0], -1.0
     for start in range(len(parts)):
         for end in range(start + 1, len(parts) + 1):
-            run = "".join(parts[start:end])
+            run = join_clauses(parts[start:end])
             if len(run) > max_chars and end > start + 1:
                 break
             score = scorer.score(run)

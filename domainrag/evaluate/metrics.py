@@ -27,13 +27,12 @@ from collections.abc import Iterable, Sequence
 import ir_measures
 from rouge_score import rouge_scorer
 
-from domainrag.chain.grounding import char_tokens, sentence_support
+from domainrag.chain.grounding import SENTENCE_BREAK, char_tokens, sentence_support
 from domainrag.evaluate.extract import decimals, extract_choice_sequence, extract_choices, extract_number
 
 FAITHFULNESS_THRESHOLD = 0.5
 MIN_SENTENCE_CHARS = 4
 _CITATION_MARK = re.compile(r"\[\s*\d+(?:\s*[,，、-]\s*\d+)*\s*\]")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.])\s+")
 
 
 # ---- retrieval -------------------------------------------------------------------------------------------
@@ -155,7 +154,7 @@ def strip_citations(text: str) -> str:
 
 def split_sentences(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[str]:
     """Sentences of an answer (split after 。！？；!?; newlines, ". "), citation marks removed, short ones dropped."""
-    pieces = _SENTENCE_END.split(strip_citations(text))
+    pieces = SENTENCE_BREAK.split(strip_citations(text))
     return [p.strip() for p in pieces if p and len(char_tokens(p)) >= min_chars]
 
 
