@@ -6,11 +6,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from domainrag.chunk_store import check_embedding_version
 from domainrag.config import env_override, resolve_uri, validate_kb_name
 from domainrag.embed import Embedder, StaticEmbedder, get_embedder
 from domainrag.packs import Pack, load_pack
 from domainrag.retrieve import Hit, Retriever
-from domainrag.chunk_store import check_embedding_version
 from domainrag.store import Store
 
 
@@ -157,7 +157,7 @@ class DomainRAG:
         def milvus() -> None:
             if self.store.has_kb(self.kb):
                 self.store.load(self.kb)
-            self.embedder
+            _ = self.embedder  # loads the model the knowledge base was built with
 
         def words() -> None:
             import jieba
