@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from domainrag.chunk_store import check_embedding_version
+from domainrag.chunk_store import KBInfo, check_embedding_version
 from domainrag.config import env_override, resolve_uri, validate_kb_name
 from domainrag.embed import Embedder, StaticEmbedder, get_embedder
 from domainrag.packs import Pack, load_pack
@@ -64,9 +64,10 @@ class DomainRAG:
         knowledge base was built with another version of it."""
         with self._embedder_lock:
             if self._embedder is None:
-                embedder = get_embedder(self.embedding_model_name, self.pack.path)
-                if self.store.has_kb(self.kb):
-                    check_embedding_version(self.store.kb_info(self.kb), embedder.version)
+                info = self._kb_info()  # read once: it names the model and holds the version to check
+                embedder = get_embedder(self._model_name(info), self.pack.path)
+                if info is not None:
+                    check_embedding_version(info, embedder.version)
                 self._embedder = embedder
             return self._embedder
 
@@ -76,14 +77,19 @@ class DomainRAG:
         ``DOMAINRAG_EMBEDDING_MODEL``); else the one the existing knowledge base was built with, so a KB keeps
         working after its pack moves to another model; else the pack's. ``default`` stays ``default`` so KBs
         survive package upgrades; a model the pack ships is named relative to the pack's folder."""
+        return self._named_model() or self._model_name(self._kb_info())
+
+    def _named_model(self) -> str | None:
         import os
 
-        named = os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or self._embedding_named
-        if named:
-            return named
-        if self.store.has_kb(self.kb):
-            return self.store.kb_info(self.kb).embedding_model
-        return self.pack.embedding_model or "default"
+        return os.environ.get("DOMAINRAG_EMBEDDING_MODEL") or self._embedding_named
+
+    def _model_name(self, info: KBInfo | None) -> str:
+        """``embedding_model_name`` given the knowledge base's info (None while it does not exist)."""
+        return self._named_model() or (info.embedding_model if info else self.pack.embedding_model or "default")
+
+    def _kb_info(self) -> KBInfo | None:
+        return self.store.kb_info(self.kb) if self.store.has_kb(self.kb) else None
 
     @property
     def retriever(self) -> Retriever:
