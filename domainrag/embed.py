@@ -125,12 +125,15 @@ class StaticEmbedder:
 
         self.name = path
         try:
-            # float32 vectors and no truncation, as sentence-transformers' StaticEmbedding computes them (model2vec also
-            # leaves unknown tokens out of the mean; knowledge bases and questions both go through it, so they agree)
-            self.model = StaticModel.from_pretrained(path, normalize=True, quantize_to="float32", max_length=None)
+            # No truncation, as sentence-transformers' StaticEmbedding computes them (model2vec also leaves unknown
+            # tokens out of the mean; knowledge bases and questions both go through it, so they agree)
+            self.model = StaticModel.from_pretrained(path, normalize=True, max_length=None)
         except Exception as exc:  # OSError, ValueError, KeyError: a folder that is not a complete static model
             raise ModelError(f"static embedding model {path!r} could not be loaded ({type(exc).__name__}: {exc}); "
                              "retrain it or name another model") from None
+        # float32 vectors, as sentence-transformers computes them; converted in place, because model2vec's
+        # ``quantize_to`` builds the model a second time (a copy of its tokenizer included)
+        self.model.embedding = np.asarray(self.model.embedding, dtype=np.float32)
         self.dim = int(self.model.dim)
         self.version = weights_digest(Path(path))
         self._lock = threading.Lock()
@@ -164,8 +167,14 @@ def _cuda() -> bool:
 
 def get_embedder(name: str | None = None, base: Path | None = None) -> Embedder | StaticEmbedder:
     """One loaded model per model per process (``base``: the folder relative names may be under, see
-    ``resolve_embedding_name``); the pack's dense search and its reranker share one when they name the same."""
-    return _loaded(resolve_embedding_name(name, base))
+    ``resolve_embedding_name``); the pack's dense search and its reranker share one when they name the same.
+    Callers on several threads (a warm-up and a first question) wait for one load rather than each loading it."""
+    path = resolve_embedding_name(name, base)
+    with _LOADING:
+        return _loaded(path)
+
+
+_LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=4)

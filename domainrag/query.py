@@ -26,10 +26,12 @@ ENGLISH_STOP = frozenset("what which who whom how when where why is are was were
 
 
 @lru_cache(maxsize=1)
-def _tfidf():
+def tfidf():
+    """jieba's default TF-IDF keyword extractor and its IDF table, which ``jieba.analyse`` reads on import; the
+    relevance floor reads the same table (a second ``TFIDF()`` would read the file again)."""
     import jieba.analyse
 
-    return jieba.analyse.TFIDF()
+    return jieba.analyse.default_tfidf
 
 
 def _has_cjk(text: str) -> bool:
@@ -43,7 +45,7 @@ def keywords(question: str, limit: int = 16) -> list[str]:
         return []
     words: list[str] = []
     if _has_cjk(text):
-        extractor = _tfidf()
+        extractor = tfidf()
         words = [w for w in extractor.extract_tags(text, topK=limit * 2) if w not in BOILERPLATE_ZH and len(w) > 1]
     words += [t.lower() for t in _LATIN_TOKEN.findall(text) if t.lower() not in ENGLISH_STOP]
     return list(dict.fromkeys(words))[:limit]

@@ -16,19 +16,14 @@ answer says nothing relevant was found.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from domainrag.query import keywords
+from domainrag.query import keywords, tfidf
 
 _CJK_MIN, _LATIN_MIN = 2, 4
 
 
-@lru_cache(maxsize=1)
 def _idf() -> tuple[dict[str, float], float]:
-    import jieba.analyse
-
-    tfidf = jieba.analyse.default_tfidf
-    return tfidf.idf_freq, tfidf.median_idf
+    extractor = tfidf()
+    return extractor.idf_freq, extractor.median_idf
 
 
 def has_cjk(text: str) -> bool:

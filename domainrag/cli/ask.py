@@ -24,6 +24,11 @@ LlmModelOpt = typer.Option(None, "--llm-model", envvar="DOMAINRAG_LLM_MODEL",
 BaseModelOpt = typer.Option(None, "--base-model", help="Local model: a Hugging Face model folder or .gguf file (default: the pack's).")
 AdapterOpt = typer.Option(None, "--adapter", help="'none' to skip the pack's PEFT adapter, or an adapter folder (an adapter name with an endpoint).")
 MaxTokensOpt = typer.Option(None, "--max-new-tokens", min=1, max=4096, help="Cap on generated tokens (default: the pack's, 256).")
+ServerOpt = typer.Option(None, "--server", envvar="DOMAINRAG_SERVER", show_envvar=True,
+                         help="URL of a running `domainrag serve` (e.g. http://127.0.0.1:8000): it answers, with its "
+                              "knowledge base, models and cache already loaded.")
+ApiKeyOpt = typer.Option(None, "--api-key", envvar="DOMAINRAG_API_KEY", show_envvar=True,
+                         help="The server's API key, with --server.")
 
 
 MODE_LABELS = {"generated": "generated answer", "extractive": "quoted from the source (extractive)",
@@ -76,6 +81,15 @@ def print_sources(answer: Any) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def refuse_local_options(**given: Any) -> None:
+    """With ``--server`` the server's knowledge base and models answer: options that choose them here would be
+    ignored, so they are refused."""
+    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
+    if named:
+        raise ConfigError(f"{', '.join(named)} choose what answers locally; with --server the server's own settings "
+                          "answer (set them on `domainrag serve`), so leave them out")
+
+
 @handle_errors
 def ask(
     question: str = typer.Argument(..., help="The question."),
@@ -86,20 +100,30 @@ def ask(
     history: Path = typer.Option(None, "--history", help="JSON file with the conversation so far (for follow-ups)."),
     adapter: str = AdapterOpt, llm_endpoint: str = LlmEndpointOpt, llm_model: str = LlmModelOpt,
     base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
-    mode: str = AnswerModeOpt,
+    mode: str = AnswerModeOpt, server: str = ServerOpt, api_key: str = ApiKeyOpt,
 ) -> None:
     """Answer a question from the knowledge base, citing the passages used as [n]."""
     warnings_to_stderr()
     turns = read_history(history)
-    rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
-        endpoint=llm_endpoint, model=llm_model, base_model=base_model,
-        answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
-    rag.warm_up()
-    if as_json:
-        print_json(rag.ask(question, turns, **options).to_dict())
-        return
-    stream = rag.stream(question, turns, **options)
+    if server:
+        from domainrag.cli.remote import ask_server
+
+        refuse_local_options(uri=uri, kb=kb, embedding_model=embedding_model, base_model=base_model, mode=mode)
+        stream = ask_server(server, pack, question, turns, api_key=api_key, stream=not (as_json or no_stream),
+                            **options)
+        if as_json:
+            print_json(stream.answer.to_dict())
+            return
+    else:
+        rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
+            endpoint=llm_endpoint, model=llm_model, base_model=base_model,
+            answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
+        rag.warm_up()
+        if as_json:
+            print_json(rag.ask(question, turns, **options).to_dict())
+            return
+        stream = rag.stream(question, turns, **options)
     if no_stream:
         answer = stream.answer
         sys.stdout.write(answer.answer + "\n")
@@ -116,6 +140,8 @@ def ask(
     t = answer.timings
     model = answer.model + (" + " + Path(answer.adapter).name if answer.adapter else "")
     wrote = answer.mode == "generated"  # the model is named only when its words are shown (a cache hit too)
+    stages = [f"{label} {t[key]:.0f} ms" for key, label in
+              (("retrieve_ms", "retrieve"), ("first_token_ms", "first token"), ("total_ms", "total")) if key in t]
     err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if wrote else ''}"
-              f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}  retrieve {t.get('retrieve_ms', 0):.0f} ms · "
-              f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms[/]")
+              f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}"
+              f"{f'  answered by {server}' if server else ''}  {' · '.join(stages)}[/]")

@@ -80,10 +80,13 @@ def serve(
         raise ConfigError(f"knowledge base {rag.kb!r} does not exist at {rag.uri}: "
                           f"run `domainrag ingest PATH --pack {rag.pack.name}` first")
     err.print(f"loading {rag.pack.name} (kb {rag.kb}) …")
+    for thread in rag.warm_up():  # Milvus, the embedding model, jieba, LangChain: not on the first request
+        thread.join()
     rag.search("warm up", k=1)
-    load = getattr(rag.generator, "load", None)
-    if load is not None:
-        load()
+    if rag.answer_chain.settings.mode != "extractive":  # an extractive answer never runs the model
+        load = getattr(rag.generator, "load", None)
+        if load is not None:
+            load()
     access = "API key required" if settings.api_key else "no API key"
     err.print(f"serving pack {rag.pack.name} on http://{host}:{port}/v1 (OpenAI-compatible; {access}; Ctrl-C stops)")
     uvicorn.Server(uvicorn_config(create_app(rag, settings), host, port, settings)).run()
