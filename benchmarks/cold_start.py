@@ -1,11 +1,17 @@
-"""Cold start: wall time of a fresh `domainrag ask` process, per embedding model of the knowledge base.
+"""Cold start: wall time of a fresh `domainrag ask` process, per knowledge-base model and per way of running.
 
 Ingests the law pack's sample corpus twice into a temporary DOMAINRAG_HOME: once with the pack's own model (its
 static embedding, which model2vec computes without torch) and once with all-MiniLM-L6-v2 (`--embedding-model
 default`, the law pack's model before, and the baseline here: a transformer, so asking imports torch and
-sentence-transformers). Then, alternating between the two, it runs fresh `domainrag ask` processes (the law pack
-answers extractively, so no generator loads): a cache miss (`--no-cache`) and a cache hit (the question answered
-before). Prints the p50 / p95 wall time of each, in seconds, measured in the same run.
+sentence-transformers). Then it runs fresh `domainrag ask` processes (the law pack answers extractively, so no
+generator loads), a cache miss (`--no-cache`) and a cache hit (the question answered before), in three set-ups:
+
+  embedded       each process opens the Milvus Lite file itself (starts its engine, stops it on exit); the two
+                 models alternate, so a change in the machine's load affects both alike
+  local server   `domainrag milvus start` serves the file; each process connects to it
+  ask --server   `domainrag serve` holds the knowledge base, models and cache; each process only sends the question
+
+Prints the p50 / p95 wall time of each, in seconds, measured in the same run.
 
     python benchmarks/cold_start.py [--runs 5] [--json]
 """
@@ -15,9 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +46,26 @@ def cli(*args: str) -> float:
     return elapsed
 
 
+def miss_and_hit(times: dict[str, list[float]], *args: str) -> None:
+    """One cache miss and one cache hit of ``domainrag ask QUESTION ARGS``, appended to ``times``."""
+    times["miss"].append(cli("ask", QUESTION, *args, "--no-cache"))
+    times["hit"].append(cli("ask", QUESTION, *args))
+
+
+def start_serve(kb: str) -> tuple[subprocess.Popen, str]:
+    """``domainrag serve`` on a free loopback port; (the process, its URL) once it serves."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "domainrag", "serve", "--pack", "law", "--kb", kb, "--port",
+                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if line.startswith("serving pack"):
+            threading.Thread(target=process.stderr.read, daemon=True).start()  # its log must not fill the pipe
+            return process, f"http://127.0.0.1:{port}"
+    raise SystemExit(f"domainrag serve did not start (exit code {process.wait()})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per model and case")
@@ -54,17 +82,34 @@ def main() -> int:
             print(f"{label}: ingested the pack corpus in {seconds:.1f} s", file=sys.stderr)
             cli("ask", QUESTION, "--pack", "law", "--kb", kb)  # stores the answer the hits are served from
             kbs[label] = kb
-        times: dict[str, dict[str, list[float]]] = {label: {"miss": [], "hit": []} for label in MODELS}
-        for run in range(args.runs):  # alternating, so a change in the machine's load affects both alike
+        pack_kb = kbs[next(iter(MODELS))]
+        times: dict[str, dict[str, list[float]]] = {f"embedded, {label}": {"miss": [], "hit": []} for label in MODELS}
+        for run in range(args.runs):
             for label, kb in kbs.items():
-                times[label]["miss"].append(cli("ask", QUESTION, "--pack", "law", "--kb", kb, "--no-cache"))
-                times[label]["hit"].append(cli("ask", QUESTION, "--pack", "law", "--kb", kb))
-            print(f"run {run + 1}/{args.runs}", file=sys.stderr)
+                miss_and_hit(times[f"embedded, {label}"], "--pack", "law", "--kb", kb)
+            print(f"embedded: run {run + 1}/{args.runs}", file=sys.stderr)
+        cli("milvus", "start")
+        try:
+            local = times["local server, pack model"] = {"miss": [], "hit": []}
+            for _ in range(args.runs):
+                miss_and_hit(local, "--pack", "law", "--kb", pack_kb)
+            print("local server: done", file=sys.stderr)
+            serve, url = start_serve(pack_kb)
+            try:
+                served = times["ask --server, pack model"] = {"miss": [], "hit": []}
+                for _ in range(args.runs):
+                    miss_and_hit(served, "--pack", "law", "--server", url)
+                print("ask --server: done", file=sys.stderr)
+            finally:
+                serve.terminate()
+                serve.wait(30)
+        finally:
+            cli("milvus", "stop")
         result = {f"{label}: {case} p50 / p95 s": [round(value, 2) for value in p50_p95(values)]
                   for label, cases in times.items() for case, values in cases.items()}
         result["runs"] = args.runs
         result["load_average"] = round(os.getloadavg()[0], 1)
-        print_result(result, args.json, width=50)
+        print_result(result, args.json, width=58)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return 0

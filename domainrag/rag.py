@@ -157,18 +157,13 @@ class DomainRAG:
 
     def warm_up(self) -> list[threading.Thread]:
         """Start what a first question needs, side by side, in background threads: the Milvus client (Milvus
-        Lite starts a server process) and the knowledge base's collection; the embedding model, loaded while Milvus
-        starts (the one named, else the pack's: what a knowledge base is usually built with; ``embedder`` checks it
-        against the KB's record); jieba's dictionary and IDF table; the answer chain's imports. Returns the threads
-        (daemons)."""
+        Lite starts a server process), the knowledge base's collection and then the embedding model it was built
+        with, jieba's dictionary and IDF table, and the answer chain's imports. Returns the threads (daemons)."""
 
         def milvus() -> None:
             if self.store.has_kb(self.kb):
                 self.store.load(self.kb)
-            _ = self.embedder  # the model the knowledge base was built with (loaded already when it is the likely one)
-
-        def embedding() -> None:
-            get_embedder(self._named_model() or self.pack.embedding_model or "default", self.pack.path)
+            _ = self.embedder  # loads the model the knowledge base was built with
 
         def words() -> None:
             import jieba
@@ -185,7 +180,7 @@ class DomainRAG:
 
         from domainrag.background import in_background
 
-        return [in_background(job, f"warm-{job.__name__}") for job in (milvus, embedding, words, chain)]
+        return [in_background(job, f"warm-{job.__name__}") for job in (milvus, words, chain)]
 
     def kb_version(self) -> str:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""

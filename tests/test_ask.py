@@ -310,3 +310,17 @@ def test_any_hugging_face_model_folder_can_generate(local_rag: DomainRAG) -> Non
     assert generator.model_name == folder.name
     text = generator.generate([{"role": "user", "content": "Say hello."}], max_new_tokens=4)
     assert text.strip()
+
+
+@pytest.mark.slow
+def test_loading_a_local_model_says_so_on_stderr(local_rag: DomainRAG, capsys: pytest.CaptureFixture) -> None:
+    """A one-line note while a model loads (or converts from GGUF, the first time), shown by the CLI."""
+    from domainrag.cli.ask import warnings_to_stderr
+    from domainrag.llm.local_model import _load, resolve_model
+
+    warnings_to_stderr()
+    capsys.readouterr()
+    _load(resolve_model(None))  # a fresh load (load_model would return the copy local_rag already holds)
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert len(notes) >= 1 and "SmolLM2-135M-Instruct" in notes[0]
+    assert notes[0].startswith(("loading", "converting")) and notes[0].endswith("…")

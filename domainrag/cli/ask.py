@@ -36,16 +36,21 @@ MODE_LABELS = {"generated": "generated answer", "extractive": "quoted from the s
 
 
 class _WarningsToStderr(logging.Handler):
-    """Library warnings (e.g. a question cut to length) as yellow lines on stderr."""
+    """Library warnings (e.g. a question cut to length) as yellow lines on stderr; progress notes (a model loading)
+    as dim ones."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(record.getMessage(), style="yellow", markup=False, highlight=False)
+        style = "yellow" if record.levelno >= logging.WARNING else "dim"
+        err.print(record.getMessage(), style=style, markup=False, highlight=False)
 
 
 def warnings_to_stderr() -> None:
-    logger = logging.getLogger("domainrag")
+    """Show the library's warnings, and its progress notes (logger ``domainrag.progress``), on stderr."""
+    logger, progress = logging.getLogger("domainrag"), logging.getLogger("domainrag.progress")
     if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
         logger.addHandler(_WarningsToStderr(logging.WARNING))
+        progress.addHandler(_WarningsToStderr(logging.INFO))
+        progress.setLevel(logging.INFO)  # "domainrag"'s handler above takes warnings only, so each shows once
 
 
 def read_history(path: Path | None) -> list[Any]:

