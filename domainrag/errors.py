@@ -17,3 +17,7 @@ class ModelError(DomainRAGError):
 
 class StoreError(DomainRAGError):
     """Milvus could not be reached or refused an operation."""
+
+
+class ServerError(DomainRAGError):
+    """A domainrag server (``ask --server``) refused the request or broke off its answer."""

@@ -94,6 +94,35 @@ def test_the_servers_refusals_come_back_as_one_line(server: str, law_rag: Domain
         assert json.loads(allowed.stdout)["citations"][0]["n"] == 1
 
 
+def test_a_reply_that_is_not_a_chat_completion_is_one_line() -> None:
+    """Something else listening on the port, or a reply cut off: 200 with an event stream that breaks off."""
+    import http.server
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'data: {"choices": [{"delta": {"content": "x"}, "finish_reason": null}]}\n\n<html>'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        for extra in ((), ("--json",)):
+            result = cli("ask", THEFT, "--pack", "law", "--server", url, *extra)
+            assert result.returncode == 2 and "was not a chat completion" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
+    finally:
+        httpd.shutdown()
+
+
 def test_the_request_is_the_servers_chat_api() -> None:
     assert chat_url("http://h:8000/") == chat_url("http://h:8000/v1") == "http://h:8000/v1/chat/completions"
     body = request_body("law", "那刑期呢？", [("盗窃罪怎么处罚？", "……"), {"role": "user", "content": "还有吗"}],

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation
-from domainrag.errors import ConfigError, DomainRAGError
+from domainrag.errors import ConfigError, ServerError
 
 CONNECT_TIMEOUT_S = 600.0  # a local model may take minutes on a busy server; the server bounds the wait itself
-
-
-class ServerError(DomainRAGError):
-    """The domainrag server refused the request or broke off its answer."""
 
 
 def chat_url(server: str) -> str:
@@ -89,6 +86,16 @@ def _answer(text: str, reply: dict[str, Any], question: str, started: float, fir
                             question=question, sources=[Citation(**c) for c in reply.get("citations") or []])
 
 
+@contextmanager
+def _reading(server: str) -> Iterator[None]:
+    """A reply cut off or not in the server's shape becomes one ``ServerError``."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ServerError(f"the answer from {server} broke off or was not a chat completion "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
 def ask_server(server: str, pack: str, question: str, history: list[Any] | None = None, *,
                api_key: str | None = None, stream: bool = True, use_cache: bool = True, k: int | None = None,
                adapter: str | None = None, max_new_tokens: int | None = None) -> AnswerStream:
@@ -102,9 +109,9 @@ def ask_server(server: str, pack: str, question: str, history: list[Any] | None 
     result: list[Answer] = []
 
     def whole() -> Iterator[str]:
-        with response:
+        with response, _reading(server):
             reply = json.loads(response.read())
-        text = reply["choices"][0]["message"]["content"] or ""
+            text = reply["choices"][0]["message"]["content"] or ""
         result.append(_answer(text, reply, question, started, None))
         yield text
 
@@ -112,7 +119,7 @@ def ask_server(server: str, pack: str, question: str, history: list[Any] | None 
         parts: list[str] = []
         first: float | None = None
         final: dict[str, Any] = {}
-        with response:
+        with response, _reading(server):
             for raw in response:
                 line = raw.decode("utf-8").strip()
                 if not line.startswith("data:"):
@@ -131,6 +138,8 @@ def ask_server(server: str, pack: str, question: str, history: list[Any] | None 
                     yield delta
                 if event["choices"][0].get("finish_reason"):
                     final = event
+        if not final:
+            raise ServerError(f"the answer from {server} broke off or was not a chat completion (no final event)")
         result.append(_answer("".join(parts), final, question, started, first))
 
     return AnswerStream(events() if stream else whole(), lambda: result[-1])
