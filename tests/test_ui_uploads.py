@@ -92,3 +92,16 @@ def test_feedback_keeps_latest_rating_per_answer(domainrag_home: Path) -> None:
     rows = [r for r in load_feedback() if r["id"] in ("a1", "a2")]  # other tests may rate answers too
     assert [(r["id"], r["rating"], r["question"]) for r in rows] == [("a1", "down", "问题一")]
     assert rows[0]["citations"][0]["section"] == "第一条" and rows[0]["pack"] == "law"
+
+
+def test_an_upload_is_checked_under_the_parser_limits(tmp_path: Path) -> None:
+    """The check runs in the ingest's parser process: a file that takes too long is refused, the web app's own
+    process never parses it, and the same parser process checks the next upload."""
+    from domainrag.ingestion.worker import FileParser
+
+    slow = "".join(f"## Section {i}\n\nDeposits are insured up to {i} yuan.\n\n" for i in range(200_000)).encode()
+    with FileParser(timeout_s=0.5) as parser:
+        with pytest.raises(UploadError, match=r"^slow\.md: parsing took longer than the 0\.5 s per-file limit"):
+            save_upload(tmp_path, "slow.md", slow, parser=parser)
+        assert save_upload(tmp_path, "章程.md", GOOD, parser=parser).status == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["章程.md"]

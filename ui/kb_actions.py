@@ -6,9 +6,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from domainrag.ingestion.documents import LoadError
-from domainrag.ingestion.loaders import load_file
 from domainrag.ingestion.scan import scan
+from domainrag.ingestion.worker import FileParser, ParseRequest
 from domainrag.rag import DomainRAG
 
 from domainrag.ui.upload_store import is_upload
@@ -47,15 +46,14 @@ def reingest(rag: DomainRAG, sources: Sequence[str], on_progress: Progress | Non
     stored is lost.
     """
     ready, skipped = [], []
-    for source in sources:
-        try:
-            load_file(Path(source))
-        except (LoadError, OSError) as exc:
+    with FileParser() as parser:  # the ingest's parser process and per-file limits, not the web app's process
+        for source, parsed in zip(sources, parser.parse_all([ParseRequest(source) for source in sources])):
+            if parsed.chunks is not None:
+                ready.append(source)
+                continue
             gone = not Path(source).exists()
-            reason = "file no longer exists; restore it or delete the document" if gone else str(exc)
+            reason = "file no longer exists; restore it or delete the document" if gone else parsed.reason
             skipped.append({"source": source, "reason": reason})
-            continue
-        ready.append(source)
     for source in ready:  # forgetting the manifest entry makes the pipeline re-split and re-embed the file
         rag.store.forget_file(rag.kb, source)
     summary = ingest_with_progress(rag, ready, on_progress) if ready else {"ingested": 0, "skipped": [], "warnings": []}

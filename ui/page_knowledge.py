@@ -10,6 +10,7 @@ import streamlit as st
 
 from domainrag.errors import DomainRAGError
 from domainrag.ingestion.loaders import SUPPORTED_EXTENSIONS
+from domainrag.ingestion.worker import FileParser
 from domainrag.retrieve import MODES
 from domainrag.ui import cards, kb_actions, ui_state
 from domainrag.ui.upload_store import UploadError, max_upload_mb, save_upload, upload_dir
@@ -63,13 +64,15 @@ def upload_section() -> None:
     if st.button(f"Ingest {len(files or [])} file(s)", type="primary", disabled=not files, icon=":material/upload:"):
         folder = upload_dir(rag.kb)
         saved, rejected = [], []
-        for upload in files:
-            try:
-                saved.append(save_upload(folder, upload.name, upload.getvalue(), replace=replace))
-            except UploadError as exc:
-                rejected.append({"source": upload.name, "reason": str(exc).split(": ", 1)[-1]})
-            except Exception as exc:  # e.g. a full disk: this file fails, the rest of the batch goes on
-                rejected.append({"source": upload.name, "reason": f"could not be stored ({type(exc).__name__}: {exc})"})
+        with FileParser() as parser:  # one parser process checks the batch, under the ingest's per-file limits
+            for upload in files:
+                try:
+                    saved.append(save_upload(folder, upload.name, upload.getvalue(), replace=replace, parser=parser))
+                except UploadError as exc:
+                    rejected.append({"source": upload.name, "reason": str(exc).split(": ", 1)[-1]})
+                except Exception as exc:  # e.g. a full disk: this file fails, the rest of the batch goes on
+                    rejected.append({"source": upload.name,
+                                     "reason": f"could not be stored ({type(exc).__name__}: {exc})"})
         summary = kb_actions.ingest_with_progress(rag, [s.path for s in saved], progress_bar()) if saved else {}
         st.session_state["uploader-counter"] = counter + 1  # empties the uploader
         finish("Upload", summary, rejected)

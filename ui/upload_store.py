@@ -2,7 +2,8 @@
 
 An upload is written to a hidden staging file, checked with the real loader (empty, binary, corrupt or
 unsupported files are refused with the reason) and only then moved to its final name, so a bad upload never
-replaces a good document.
+replaces a good document. The check runs in the ingest's parser process, under its per-file time and memory
+limits, so a file that makes a parser loop or balloon is refused without stalling or exhausting the web app.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import os
 import re
 import unicodedata
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from domainrag.config import domainrag_home, validate_kb_name
 from domainrag.errors import DomainRAGError
-from domainrag.ingestion.documents import LoadError
-from domainrag.ingestion.loaders import SUPPORTED_EXTENSIONS, load_file
+from domainrag.ingestion.loaders import SUPPORTED_EXTENSIONS
+from domainrag.ingestion.worker import FileParser, ParseRequest
 
 DEFAULT_MAX_MB = 25
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f<>:\"|?*]")
@@ -81,8 +83,10 @@ def safe_name(raw: str) -> str:
 
 
 def save_upload(folder: Path, raw_name: str, data: bytes, replace: bool = False,
-                max_bytes: int | None = None) -> SavedUpload:
-    """Check and store one upload in ``folder``; UploadError says why it was refused (nothing is changed then)."""
+                max_bytes: int | None = None, parser: FileParser | None = None) -> SavedUpload:
+    """Check and store one upload in ``folder``; UploadError says why it was refused (nothing is changed then).
+    ``parser``: the parser process to check it with (one serves a batch of uploads; default: a new one, with the
+    ingest's default limits)."""
     name = safe_name(raw_name)
     limit = max_bytes if max_bytes is not None else max_upload_mb() * 2**20
     if not data:
@@ -105,12 +109,13 @@ def save_upload(folder: Path, raw_name: str, data: bytes, replace: bool = False,
     staged = root / f".staging-{uuid.uuid4().hex}{target.suffix}"
     try:
         staged.write_bytes(data)
-        load_file(staged, limit)  # the same loader the ingest uses: refuses binary, corrupt, textless files
+        with ExitStack() as stack:
+            checker = parser or stack.enter_context(FileParser())
+            checker.submit(ParseRequest(str(staged), max_file_bytes=limit))
+            parsed = checker.result()  # the ingest's own loader: refuses binary, corrupt, textless files
+        if parsed.chunks is None:
+            raise UploadError(f"{name}: {parsed.reason}")
         os.replace(staged, target)
-    except LoadError as exc:
-        raise UploadError(f"{name}: {exc}") from None
-    except Exception as exc:  # a parser failing on one odd file must not take the rest of the uploads down
-        raise UploadError(f"{name}: could not parse ({type(exc).__name__}: {str(exc)[:100]})") from None
     finally:
         staged.unlink(missing_ok=True)
     return SavedUpload(name, target, status)
