@@ -49,7 +49,10 @@ def test_a_served_answer_and_then_a_cache_hit_without_loading_anything(server: s
     assert data["citations"][0]["n"] == 1 and "第二百六十四条" in data["citations"][0]["text"]
     assert "不构成法律意见" in data["disclaimer"] and "不构成法律意见" not in data["answer"]
     assert "IMPORTED []" in first.stderr  # no Milvus client, LangChain, cache or model in the client
-    again = cli("ask", THEFT, "--pack", "law", "--server", f"{server}/v1", "--json")
+    from domainrag.packs import load_pack
+
+    folder = str(load_pack("law").path)  # a pack named by its folder reaches the server by its name
+    again = cli("ask", THEFT, "--pack", folder, "--server", f"{server}/v1", "--json")
     assert again.returncode == 0, again.stderr
     hit = json.loads(again.stdout)
     assert hit["cache_hit"] is True and hit["answer"] == data["answer"]  # the server's cache (shared with --debug)

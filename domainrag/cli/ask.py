@@ -115,6 +115,10 @@ def ask(
         from domainrag.cli.remote import ask_server
 
         refuse_local_options(uri=uri, kb=kb, embedding_model=embedding_model, base_model=base_model, mode=mode)
+        if Path(pack).expanduser().is_dir():  # a pack folder: the server knows it by the name in its pack.toml
+            from domainrag.packs import load_pack
+
+            pack = load_pack(pack).name
         stream = ask_server(server, pack, question, turns, api_key=api_key, stream=not (as_json or no_stream),
                             **options)
         if as_json:
