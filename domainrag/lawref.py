@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from domainrag.numerals import ARTICLE, NUMERAL, article_number, chinese_numeral
 
-# Words that introduce or qualify a law name but are not part of it ("根据", "社会法类中的", "我国的").
-_LEAD = re.compile(r"(?:根据|依据|依照|按照|参照|基于|属于|我国的?|类中的|类的|中的)")
+# Words that introduce or qualify a law name but are not part of it ("根据", "符合", "社会法类中的", "我国的").
+_LEAD = re.compile(r"(?:根据|依据|依照|按照|参照|基于|属于|符合|违反|我国的?|类中的|类的|中的)")
 _CATEGORY = re.compile(r"^(?:宪法相关法|民法商法|行政法规|行政法|经济法|社会法|诉讼与非诉讼程序法|刑法|司法解释|部门规章)类?(?:中的|中|的)")
 _CATEGORY_NAME = re.compile(r"(?:宪法相关法|民法商法|行政法规|经济法|社会法|诉讼与非诉讼程序法|司法解释|部门规章)$")
 _THIS_LAW = re.compile(r"[本该此](?:法|条例|办法|规定)$")
@@ -62,6 +62,7 @@ def clean_law_candidate(text: str, known: Iterable[str] = ()) -> str | None:
     "中华人民共和国农村土地承包法". With ``known`` names the longest one ending the text wins.
     """
     text = re.split(r"[，,。；;：:！!？?\n]", text)[-1]
+    text = re.sub(rf"^.*第\s*{NUMERAL}\s*条(?:之\s*{NUMERAL})?", "", text)  # "第十条 刑法": the name follows the label
     text = re.sub(r"(的|之|中的|中)?\s*$", "", text.strip())
     bracketed = re.findall(r"《([^《》]+)》", text)
     if bracketed:  # 《公司法》 names the law, unless a name follows it ("《社会法》中的慈善法")

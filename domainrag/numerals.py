@@ -48,3 +48,27 @@ def article_number(label: str) -> tuple[int, int | None] | None:
         return chinese_numeral(match.group(1)), chinese_numeral(match.group(2)) if match.group(2) else None
     except ValueError:
         return None
+
+
+def chinese_number(value: int) -> str:
+    """How statutes write a number from 1 to 9999: 10 → 十, 108 → 一百零八, 264 → 二百六十四, 1010 → 一千零一十."""
+    if not 0 < value < 10_000:
+        raise ValueError(f"not an article number: {value}")
+    digits = "零一二三四五六七八九"
+    out, pending_zero = "", False
+    for unit, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = value // unit % 10
+        if digit == 0:
+            pending_zero = bool(out)
+            continue
+        if pending_zero:
+            out += "零"
+            pending_zero = False
+        out += ("" if unit == 10 and digit == 1 and not out else digits[digit]) + name
+    return out
+
+
+def article_labels(number: int, suffix: int | None = None) -> list[str]:
+    """The ways a chunk's article label may spell article ``number`` (之 ``suffix``): 第二百六十四条 and 第264条."""
+    tail = f"之{chinese_number(suffix)}" if suffix else ""
+    return [f"第{chinese_number(number)}条{tail}", f"第{number}条{tail}"]

@@ -35,6 +35,8 @@ class RetrievalSettings:
     prefer_titles: str = ""      # regex on document titles that get an authority prior (law: statutes)
     prefer_weight: float = 0.0   # RRF weight of the fused ranking restricted to those titles
     reranker: str = ""           # folder (relative to the pack) of a learned reranker; "" for none
+    cited_weight: float = 0.0    # RRF weight of the articles the top hits cite (domainrag/cited.py); 0 turns it off
+    cited_depth: int = 10        # how many top hits are read for citations
     score_threshold: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80
@@ -100,6 +102,9 @@ def _read_pack(folder: Path) -> Pack:
         retrieval = RetrievalSettings(**retrieval_raw)
     except TypeError as exc:
         raise ConfigError(f"{toml_path}: bad [retrieval] section ({exc})") from None
+    if not (isinstance(retrieval.cited_weight, (int, float)) and retrieval.cited_weight >= 0
+            and isinstance(retrieval.cited_depth, int) and retrieval.cited_depth >= 1):
+        raise ConfigError(f"{toml_path}: [retrieval] cited_weight must be a number >= 0 and cited_depth an integer >= 1")
     if retrieval.mode not in ("hybrid", "dense", "bm25"):
         raise ConfigError(f"{toml_path}: [retrieval] mode must be hybrid, dense or bm25, not {retrieval.mode!r}")
     pack = Pack(

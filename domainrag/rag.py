@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,19 @@ class DomainRAG:
                                         rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
                                         bm25_weight=settings.bm25_weight, prefer_titles=settings.prefer_titles,
                                         prefer_weight=settings.prefer_weight, grams_weight=settings.grams_weight,
-                                        reranker=self._load_reranker())
+                                        reranker=self._load_reranker(), follower=self._citation_follower())
         return self._retriever
+
+    def _citation_follower(self) -> Any:
+        """Follows the articles the top hits cite, when the pack's ``cited_weight`` is above 0."""
+        settings = self.pack.retrieval
+        if settings.cited_weight <= 0:
+            return None
+        from domainrag.cited import CitationFollower
+
+        skip = re.compile(settings.prefer_titles) if settings.prefer_titles else None
+        return CitationFollower(self.store, self.kb, weight=settings.cited_weight, depth=settings.cited_depth,
+                                skip_titles=skip)
 
     def _load_reranker(self) -> Any:
         """The pack's learned reranker, unless none is configured or ``DOMAINRAG_RERANKER=off``."""

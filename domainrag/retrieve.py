@@ -32,6 +32,8 @@ class SearchBackend(Protocol):
 
     def has_grams(self, kb: str) -> bool: ...
 
+    def filter_hits(self, kb: str, expr: str, limit: int) -> list[Hit]: ...
+
 
 def rrf_fuse(rankings: list[list[Hit]], weights: list[float], k: int = 60) -> list[Hit]:
     """Weighted reciprocal-rank fusion: score = Σ w / (k + rank). Milvus' RRFRanker has no weights."""
@@ -67,14 +69,17 @@ class Retriever:
     one more ranking to the fusion: the fused candidates whose document title matches, in fused order. For law
     it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
     wording. Every mode returns distinct passages (``distinct_passages``). A pack's learned ``reranker``
-    (domainrag/rerank.py) reorders the top hybrid candidates.
+    (domainrag/rerank.py) reorders the top hybrid candidates; a ``follower`` (domainrag/cited.py) then merges in the
+    articles the top hits cite.
     """
 
     def __init__(self, store: SearchBackend, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, prefer_titles: str = "",
-                 prefer_weight: float = 0.0, grams_weight: float = 1.0, reranker: Any = None) -> None:
+                 prefer_weight: float = 0.0, grams_weight: float = 1.0, reranker: Any = None,
+                 follower: Any = None) -> None:
         self.store = store
         self.reranker = reranker
+        self.follower = follower
         self.prefer_titles = re.compile(prefer_titles) if prefer_titles and prefer_weight > 0 else None
         self.prefer_weight = prefer_weight
         self.kb = kb
@@ -138,4 +143,6 @@ class Retriever:
             hits, legs = self.fused(query, depth, mode)
             if mode == "hybrid" and self.reranker is not None:
                 hits = self.reranker.rerank(query, hits, legs)
+            if self.follower is not None:
+                hits = self.follower.expand(hits)
         return [replace(hit, rank=rank, score=round(float(hit.score), 6)) for rank, hit in enumerate(hits[:k], start=1)]

@@ -301,6 +301,12 @@ class Store:
                                     output_fields=CHUNK_FIELDS, search_params={"metric_type": "IP"})
         return _flatten(result)
 
+    def filter_hits(self, kb: str, expr: str, limit: int) -> list[Hit]:
+        """The chunks matching the filter ``expr`` (at most ``limit``), as hits with score 0 in store order."""
+        self.load(kb)
+        rows = self.client.query(kb, filter=expr, output_fields=CHUNK_FIELDS, limit=limit)
+        return [Hit.from_row(row, rank) for rank, row in enumerate(rows, start=1)]
+
     def search_bm25(self, kb: str, query: str, limit: int, expr: str = "") -> list[Hit]:
         """Built-in BM25 over the analysed ``search_text`` (jieba words for Chinese KBs)."""
         return self._search_sparse(kb, "bm25", query, limit, expr)

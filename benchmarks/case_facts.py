@@ -1,0 +1,129 @@
+"""Case facts → 刑法 articles: recall of the governing article with and without citation following.
+
+The case-style set is built from the corpus itself, never from an evaluation set: every sentence of a judicial
+interpretation or case in ``law/laws`` of the form "<facts>的，依照刑法第N条的规定，以<charge>罪定罪处罚"
+gives a question (the facts, with any article number in them removed) and its gold article (刑法 第N条; when the
+sentence names only the charge, the article that the charge lists of 1997 and its supplements assign to it).
+The sentence's own document is removed from every result before anything else happens (the facts would
+otherwise find themselves), so an item is answered from the *other* documents that describe such facts, and
+from the statute. Rows, same KB, same run:
+
+- ``search``: the pack's search (hybrid + reranker) without citation following;
+- ``search + cited``: the same hits with the articles the top ``cited_depth`` non-statute hits cite merged in
+  (domainrag/cited.py, the law pack's setting);
+- ``lawbench 3-2`` before/after: the same two rows on LawBench 3-2 dev (no document removed), to show the
+  step costs nothing there.
+
+    python benchmarks/case_facts.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import p50_p95, print_result, quiet, shared_path  # noqa: E402
+from retrieval import hit_matches, lawbench_items  # noqa: E402
+
+CRIMINAL_LAW = "中华人民共和国刑法"
+# "<facts>的，依照刑法第N条(第M款)的规定，以<charge>罪定罪处罚" (the article and 依照 are optional)
+FACT_PATTERN = re.compile(r"([^。；\n]{8,200}?)的，(?:应当)?(?:依照|按照|根据)?(?:刑法)?(第[^，。]{1,40}?条)?"
+                          r"(?:第[一二三四五六七八九十]+款)?(?:的规定)?，?以([^，。；]{2,40}?罪)定罪处罚")
+# The charge lists: "187．盗窃罪（第264条）"
+CHARGE = re.compile(r"([^\s．\d（）“”]{2,40}?罪)（(第\d+条[^）]*)）")
+ARTICLE_MENTION = re.compile(r"，?(?:符合|依照|按照)?(?:刑法)?第[^，。]{1,30}条(?:第[一二三四五六七八九十]+款)?(?:规定)?(?:的)?")
+
+
+def charge_articles(laws: Path) -> dict[str, str]:
+    """Charge name → the first 刑法 article number the charge lists assign it ("盗窃罪" → "264")."""
+    charges: dict[str, str] = {}
+    for path in sorted((laws / "司法解释").glob("*罪名*.md")):
+        for match in CHARGE.finditer(path.read_text(encoding="utf-8")):
+            charges.setdefault(match.group(1), re.findall(r"第(\d+)条", match.group(2))[0])
+    return charges
+
+
+def case_items(laws: Path) -> list[tuple[str, object, str]]:
+    """(facts, gold 刑法 article, source file) for every fact pattern outside the criminal law itself."""
+    from domainrag.lawref import ArticleRef, article_key
+
+    charges = charge_articles(laws)
+    items = []
+    for path in sorted(laws.rglob("*.md")):
+        if path.parent.name == "刑法":
+            continue
+        for match in FACT_PATTERN.finditer(path.read_text(encoding="utf-8")):
+            facts = re.sub(r"^\s*第[一二三四五六七八九十百零]+条\s*", "", match.group(1))
+            facts = ARTICLE_MENTION.sub("", facts).strip("，")
+            article = article_key(re.match(r"第[^条]+条", match.group(2)).group(0)) if match.group(2) \
+                else charges.get(match.group(3))
+            if article and len(facts) >= 8:
+                items.append((facts, ArticleRef(CRIMINAL_LAW, article), str(path)))
+    return items
+
+
+def ranks(retriever, follower, items, exclude_own: bool, depth: int = 50) -> tuple[list[int | None], list[float]]:
+    """The gold article's 1-based rank in the top 10 (None if absent) and the time citation following took."""
+    found, spent = [], []
+    for question, gold, source in items:
+        hits = retriever.search(question, k=depth)
+        if exclude_own:
+            hits = [hit for hit in hits if hit.source != source]
+        if follower is not None:
+            started = time.perf_counter()
+            hits = follower.expand(hits)
+            spent.append((time.perf_counter() - started) * 1000)
+        found.append(next((rank for rank, hit in enumerate(hits[:10], start=1) if hit_matches(hit, gold)), None))
+    return found, spent
+
+
+def recall(found: list[int | None]) -> dict[str, float]:
+    return {f"R@{k}": round(sum(1 for r in found if r and r <= k) / len(found), 3) for k in (1, 5, 10)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uri", default="/tmp/bench-home/milvus.db")
+    parser.add_argument("--kb", default="laws")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    quiet()
+    laws, dev = shared_path("law", "laws"), shared_path("law", "lawbench", "3-2.dev.json")
+    if laws is None or dev is None:
+        return 0
+    from domainrag import DomainRAG
+
+    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
+    if not rag.store.has_kb(args.kb):
+        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+        return 1
+    follower = rag.retriever.follower
+    if follower is None:
+        print("error: the law pack's [retrieval] cited_weight is 0", file=sys.stderr)
+        return 1
+    plain = copy.copy(rag.retriever)
+    plain.follower = None
+    items = case_items(laws.resolve())  # the KB records each source as its resolved path
+    dev_items = [(q, gold, "") for q, gold in lawbench_items(rag, args.kb, dev)]
+    result: dict[str, object] = {"case-style items": len(items), "lawbench 3-2 items": len(dev_items)}
+    before, _ = ranks(plain, None, items, exclude_own=True)
+    after, spent = ranks(plain, follower, items, exclude_own=True)
+    result["case facts: search"] = recall(before)
+    result["case facts: search + cited"] = recall(after)
+    dev_before, _ = ranks(plain, None, dev_items, exclude_own=False)
+    dev_after, dev_spent = ranks(plain, follower, dev_items, exclude_own=False)
+    result["lawbench 3-2: search"] = recall(dev_before)
+    result["lawbench 3-2: search + cited"] = recall(dev_after)
+    p50, p95 = p50_p95(spent + dev_spent)
+    result["citation following ms p50/p95"] = [round(p50, 1), round(p95, 1)]
+    print_result(result, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
