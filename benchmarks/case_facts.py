@@ -9,8 +9,10 @@ otherwise find themselves), so an item is answered from the *other* documents th
 from the statute. Rows, same KB, same run:
 
 - ``search``: the pack's search (hybrid + reranker) without citation following;
-- ``search + cited``: the same hits with the articles the top ``cited_depth`` non-statute hits cite merged in
-  (domainrag/cited.py, the law pack's setting);
+- ``+ cited articles``: the same hits with the articles the top ``cited_depth`` non-statute hits cite by number
+  merged in (domainrag/cited.py);
+- ``+ cited articles and charges``: also the articles of the charges (罪名) they or the question name (the law
+  pack's setting, ``charges.json``);
 - ``lawbench 3-2`` before/after: the same two rows on LawBench 3-2 dev (no document removed), to show the
   step costs nothing there.
 
@@ -76,7 +78,7 @@ def ranks(retriever, follower, items, exclude_own: bool, depth: int = 50) -> tup
             hits = [hit for hit in hits if hit.source != source]
         if follower is not None:
             started = time.perf_counter()
-            hits = follower.expand(hits)
+            hits = follower.expand(hits, question)
             spent.append((time.perf_counter() - started) * 1000)
         found.append(next((rank for rank, hit in enumerate(hits[:10], start=1) if hit_matches(hit, gold)), None))
     return found, spent
@@ -111,15 +113,15 @@ def main() -> int:
     items = case_items(laws.resolve())  # the KB records each source as its resolved path
     dev_items = [(q, gold, "") for q, gold in lawbench_items(rag, args.kb, dev)]
     result: dict[str, object] = {"case-style items": len(items), "lawbench 3-2 items": len(dev_items)}
-    before, _ = ranks(plain, None, items, exclude_own=True)
-    after, spent = ranks(plain, follower, items, exclude_own=True)
-    result["case facts: search"] = recall(before)
-    result["case facts: search + cited"] = recall(after)
-    dev_before, _ = ranks(plain, None, dev_items, exclude_own=False)
-    dev_after, dev_spent = ranks(plain, follower, dev_items, exclude_own=False)
-    result["lawbench 3-2: search"] = recall(dev_before)
-    result["lawbench 3-2: search + cited"] = recall(dev_after)
-    p50, p95 = p50_p95(spent + dev_spent)
+    numbers_only = copy.copy(follower)
+    numbers_only.charges = None
+    spent: list[float] = []
+    for name, questions, exclude_own in (("case facts", items, True), ("lawbench 3-2", dev_items, False)):
+        for row, step in (("search", None), ("+ cited articles", numbers_only), ("+ cited articles and charges", follower)):
+            found, took = ranks(plain, step, questions, exclude_own)
+            result[f"{name}: {row}"] = recall(found)
+            spent += took if step is follower else []
+    p50, p95 = p50_p95(spent)
     result["citation following ms p50/p95"] = [round(p50, 1), round(p95, 1)]
     print_result(result, args.json)
     return 0

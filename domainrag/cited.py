@@ -5,7 +5,8 @@ share them with the judicial interpretations and cases that describe such facts,
 "…窃为己有，数额较大的，依照刑法第二百六十四条的规定，以盗窃罪定罪处罚". Each article cited by one of the top
 ``depth`` hits (other than the statutes themselves, see ``skip_titles``) is fetched from the knowledge base and
 merged into the ranking by reciprocal-rank fusion, as one more ranking of weight ``weight`` ordered by where its
-first citing hit stands.
+first citing hit stands. A ``ChargeTable`` adds the articles of the charges (罪名) that the hits or the question
+name.
 """
 
 from __future__ import annotations
@@ -14,12 +15,41 @@ import json
 import re
 from dataclasses import dataclass, replace
 
+from pathlib import Path
+
+from domainrag.errors import ConfigError
 from domainrag.hit import Hit
 from domainrag.lawref import ArticleRef, parse_article_refs
 from domainrag.numerals import article_labels
 
 _SELF_REFERENCE = re.compile(r"^[本该此]")  # 本解释第二条: the citing document itself
 MAX_REFERENCES = 20  # articles followed per search (one store query)
+
+
+class ChargeTable:
+    """Named offences → the articles of one law that define them (the law pack's ``charges.json``, built by
+    domains/law/build_charges.py): "以盗窃罪定罪处罚" cites 刑法 第二百六十四条 as surely as the number would."""
+
+    def __init__(self, law: str, charges: dict[str, list[str]]) -> None:
+        self.refs = {name: [ArticleRef(law, key) for key in keys] for name, keys in charges.items() if keys}
+        names = sorted(self.refs, key=len, reverse=True)  # 合同诈骗罪 before 诈骗罪
+        self._pattern = re.compile("|".join(map(re.escape, names))) if names else None
+
+    @classmethod
+    def load(cls, path: Path) -> "ChargeTable":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(data["law"]), {str(k): [str(a) for a in v] for k, v in data["charges"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{path}: not a charge table ({exc}); rebuild it with domains/law/build_charges.py") \
+                from None
+
+    def references(self, text: str) -> list[ArticleRef]:
+        """The articles of every charge named in ``text``, in order, without repeats."""
+        found: list[ArticleRef] = []
+        for match in self._pattern.finditer(text) if self._pattern else ():
+            found += [ref for ref in self.refs[match.group(0)] if ref not in found]
+        return found
 
 
 @dataclass
@@ -33,17 +63,26 @@ class CitationFollower:
     depth: int = 10
     rrf_k: int = 60
     skip_titles: re.Pattern[str] | None = None
+    charges: ChargeTable | None = None
 
-    def references(self, hits: list[Hit]) -> list[tuple[ArticleRef, Hit]]:
-        """(cited article, the first hit citing it), in the order of the citing hits."""
-        found: dict[ArticleRef, Hit] = {}
-        for hit in hits[:self.depth]:
+    def references(self, hits: list[Hit], query: str = "") -> list[tuple[ArticleRef, Hit | None]]:
+        """(cited article, the best-placed hit citing it; None for a charge the question names), most cited first:
+        each citing hit votes 1/(rrf_k + its rank), the question as much as the top hit."""
+        votes: dict[ArticleRef, float] = {}
+        first: dict[ArticleRef, Hit | None] = {}
+        for ref in self.charges.references(query) if self.charges else ():
+            votes[ref] = 1 / (self.rrf_k + 1)
+            first[ref] = None
+        for rank, hit in enumerate(hits[:self.depth], start=1):
             if self.skip_titles is not None and self.skip_titles.search(hit.title):
                 continue
-            for ref in parse_article_refs(hit.text):
-                if not _SELF_REFERENCE.match(ref.law) and ref not in found:
-                    found[ref] = hit
-        return list(found.items())[:MAX_REFERENCES]
+            refs = parse_article_refs(hit.text) + (self.charges.references(hit.text) if self.charges else [])
+            for ref in dict.fromkeys(refs):
+                if not _SELF_REFERENCE.match(ref.law):
+                    votes[ref] = votes.get(ref, 0.0) + 1 / (self.rrf_k + rank)
+                    first.setdefault(ref, hit)
+        ranked = sorted(votes, key=lambda ref: -votes[ref])[:MAX_REFERENCES]  # stable: ties keep first-cited order
+        return [(ref, first[ref]) for ref in ranked]
 
     def fetch(self, refs: list[ArticleRef]) -> dict[ArticleRef, list[Hit]]:
         """The chunks of each cited article in the knowledge base (none for an article it does not hold)."""
@@ -60,10 +99,11 @@ class CitationFollower:
                 found.setdefault(ref, []).append(hit)
         return found
 
-    def expand(self, hits: list[Hit]) -> list[Hit]:
-        """``hits`` with the articles their top ``depth`` cite merged in. A cited chunk names its first citing hit's
-        title in ``metadata["cited_by"]``; one that was not among ``hits`` takes that hit's score."""
-        cited = self.references(hits)
+    def expand(self, hits: list[Hit], query: str = "") -> list[Hit]:
+        """``hits`` with the articles their top ``depth`` cite (and the charges ``query`` names) merged in. A cited
+        chunk names its first citing hit's title in ``metadata["cited_by"]`` ("question" when the question named
+        the charge); one that was not among ``hits`` takes that hit's score (the top hit's for the question)."""
+        cited = self.references(hits, query)
         if not cited:
             return hits
         chunks = self.fetch([ref for ref, _ in cited])
@@ -74,8 +114,9 @@ class CitationFollower:
                 scores[chunk.chunk_id] = scores.get(chunk.chunk_id, 0.0) + self.weight / (self.rrf_k + rank)
                 known = merged.get(chunk.chunk_id)
                 if known is None or "cited_by" not in known.metadata:
-                    merged[chunk.chunk_id] = replace(known or replace(chunk, score=citing.score),
-                                                     metadata={**chunk.metadata, "cited_by": citing.title})
+                    score = citing.score if citing else (hits[0].score if hits else 0.0)
+                    merged[chunk.chunk_id] = replace(known or replace(chunk, score=score), metadata={
+                        **chunk.metadata, "cited_by": citing.title if citing else "question"})
         order = sorted(merged, key=lambda chunk_id: -scores[chunk_id])  # stable: ties keep the search's order
         return [merged[chunk_id] for chunk_id in order]
 

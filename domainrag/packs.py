@@ -37,6 +37,7 @@ class RetrievalSettings:
     reranker: str = ""           # folder (relative to the pack) of a learned reranker; "" for none
     cited_weight: float = 0.0    # RRF weight of the articles the top hits cite (domainrag/cited.py); 0 turns it off
     cited_depth: int = 10        # how many top hits are read for citations
+    charges: str = ""            # file (relative to the pack) of charge names → articles, followed like citations
     score_threshold: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80

@@ -108,11 +108,12 @@ class DomainRAG:
         settings = self.pack.retrieval
         if settings.cited_weight <= 0:
             return None
-        from domainrag.cited import CitationFollower
+        from domainrag.cited import ChargeTable, CitationFollower
 
         skip = re.compile(settings.prefer_titles) if settings.prefer_titles else None
+        charges = ChargeTable.load(self.pack.path / settings.charges) if settings.charges else None
         return CitationFollower(self.store, self.kb, weight=settings.cited_weight, depth=settings.cited_depth,
-                                skip_titles=skip)
+                                skip_titles=skip, charges=charges)
 
     def _load_reranker(self) -> Any:
         """The pack's learned reranker, unless none is configured or ``DOMAINRAG_RERANKER=off``."""

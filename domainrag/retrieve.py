@@ -144,5 +144,5 @@ class Retriever:
             if mode == "hybrid" and self.reranker is not None:
                 hits = self.reranker.rerank(query, hits, legs)
             if self.follower is not None:
-                hits = self.follower.expand(hits)
+                hits = self.follower.expand(hits, query)
         return [replace(hit, rank=rank, score=round(float(hit.score), 6)) for rank, hit in enumerate(hits[:k], start=1)]

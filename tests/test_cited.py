@@ -101,3 +101,39 @@ def test_a_bad_cited_setting_is_one_config_error(tmp_path: Path) -> None:
     (pack / "pack.toml").write_text('[pack]\nname = "p"\n[retrieval]\ncited_weight = -1\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape("cited_weight must be a number >= 0")):
         load_pack(str(pack))
+
+
+def test_charges_named_by_a_hit_or_the_question_are_followed(cited_rag) -> None:
+    table = cited_rag.retriever.follower.charges
+    assert [ref.label for ref in table.references("以合同诈骗罪定罪处罚")] == ["刑法第224条"]  # not 诈骗罪's 266
+    assert [ref.label for ref in table.references("犯危险驾驶罪，同时构成其他犯罪的")] == ["刑法第133-1条"]
+    question = "盗窃罪的立案标准是什么？"
+    hits = cited_rag.search(question, k=3)
+    governing = next(hit for hit in hits if _article(hit) == ("中华人民共和国刑法", "第二百六十四条"))
+    assert governing.metadata["cited_by"] == "question"
+
+
+def test_a_broken_charge_table_is_one_config_error(tmp_path: Path) -> None:
+    from domainrag.cited import ChargeTable
+
+    path = tmp_path / "charges.json"
+    path.write_text('{"law": "刑法"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a charge table.*build_charges.py"):
+        ChargeTable.load(path)
+
+
+def test_the_shipped_charge_table_is_what_its_script_builds_from_the_charge_lists() -> None:
+    import importlib.util
+    import json
+
+    lists = REPO.parent / "shared" / "data" / "law" / "laws" / "司法解释"
+    if not lists.is_dir():
+        pytest.skip(f"{lists} not found (the shared data set)")
+    spec = importlib.util.spec_from_file_location("build_charges", REPO / "domains" / "law" / "build_charges.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.charge_table(lists)
+    shipped = json.loads((REPO / "domains" / "law" / "charges.json").read_text(encoding="utf-8"))["charges"]
+    assert built == shipped
+    assert built["盗窃罪"] == ["264"] and built["放火罪"] == ["114", "115"]
+    assert built["投毒罪"] == ["114", "115"] and built["投放危险物质罪"] == ["114"]  # renamed: both names kept
