@@ -137,3 +137,19 @@ def test_the_shipped_charge_table_is_what_its_script_builds_from_the_charge_list
     assert built == shipped
     assert built["盗窃罪"] == ["264"] and built["放火罪"] == ["114", "115"]
     assert built["投毒罪"] == ["114", "115"] and built["投放危险物质罪"] == ["114"]  # renamed: both names kept
+
+
+def test_search_shows_which_document_cited_a_passage(cited_rag) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from domainrag.cli.main import app
+
+    args = ["search", FACTS, "--pack", "law", "--kb", "law_cited", "--uri", cited_rag.store.uri, "--k", "3"]
+    shown = CliRunner().invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert "cited by 最高人民法院关于审理破坏森林资源刑事案件具体应用法律若干问题的解释" in shown.output
+    listed = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    assert [hit.get("cited_by") for hit in listed if hit["title"] == "中华人民共和国刑法"][0] \
+        == "最高人民法院关于审理破坏森林资源刑事案件具体应用法律若干问题的解释"

@@ -77,11 +77,13 @@ def search(
     rag = open_rag(pack, uri, kb, embedding_model, token)
     hits = rag.search(query, k=k, mode=mode)
     if as_json:
-        print_json([{key: value for key, value in h.to_dict().items() if key != "metadata"} for h in hits])
+        print_json([{**{key: value for key, value in h.to_dict().items() if key != "metadata"},
+                     **({"cited_by": h.metadata["cited_by"]} if h.metadata.get("cited_by") else {})} for h in hits])
         return
     if not hits:
         err.print("no hits")
     for hit in hits:
         location = " · ".join(p for p in (hit.title, hit.section) if p)
-        out.print(f"[bold]{hit.rank}.[/] [cyan]{location}[/]  [dim]score {hit.score:.4f}  {hit.source}[/]")
+        cited = f"  cited by {hit.metadata['cited_by']}" if hit.metadata.get("cited_by") else ""
+        out.print(f"[bold]{hit.rank}.[/] [cyan]{location}[/]  [dim]score {hit.score:.4f}{cited}  {hit.source}[/]")
         out.print(f"   {hit.text[:300]}")
