@@ -153,3 +153,21 @@ def test_search_shows_which_document_cited_a_passage(cited_rag) -> None:
     listed = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     assert [hit.get("cited_by") for hit in listed if hit["title"] == "中华人民共和国刑法"][0] \
         == "最高人民法院关于审理破坏森林资源刑事案件具体应用法律若干问题的解释"
+
+
+def test_the_search_playground_shows_which_document_cited_a_passage(cited_rag, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from domainrag.ui import APP_FILE
+
+    monkeypatch.setenv("DOMAINRAG_MILVUS_URI", cited_rag.uri)
+    monkeypatch.setenv("DOMAINRAG_KB", "law_cited")
+    monkeypatch.setenv("DOMAINRAG_UI_PACK", "law")
+    app = AppTest.from_file(str(APP_FILE), default_timeout=120).run()
+    app.switch_page("page_knowledge.py").run()
+    app.text_input(key="kb-query").input(FACTS).run()
+    assert not app.exception
+    hits = app.dataframe[-1].value
+    cited = hits[hits["title"] == "中华人民共和国刑法"]["cited by"].tolist()
+    assert "最高人民法院关于审理破坏森林资源刑事案件具体应用法律若干问题的解释" in cited
+    assert any("cited by 最高人民法院" in caption.value for caption in app.caption)

@@ -92,4 +92,5 @@ def hit_cards(hits: list[Any], expanded: int = 0) -> None:
         where = " · ".join(p for p in (hit.title, hit.section) if p)
         with st.expander(f"#{hit.rank}  {where}  —  score {hit.score:.4f}", expanded=hit.rank <= expanded):
             st.markdown(plain(snippet(hit.text)))
-            st.caption(f"Source: `{short_source(hit.source)}` · chunk `{hit.chunk_id[:12]}`")
+            cited = f" · cited by {hit.metadata['cited_by']}" if hit.metadata.get("cited_by") else ""
+            st.caption(f"Source: `{short_source(hit.source)}` · chunk `{hit.chunk_id[:12]}`{cited}")

@@ -143,8 +143,12 @@ def search_section() -> None:
         st.info("No hits.")
         return
     top = max(h.score for h in hits) or 1.0
-    st.dataframe([{"rank": h.rank, "score": h.score, "title": h.title, "section": h.section,
-                   "text": cards.snippet(h.text, 120)} for h in hits], hide_index=True, width="stretch",
+    rows = [{"rank": h.rank, "score": h.score, "title": h.title, "section": h.section,
+             "text": cards.snippet(h.text, 120)} for h in hits]
+    if any(h.metadata.get("cited_by") for h in hits):  # citation following brought or moved a passage
+        for row, hit in zip(rows, hits):
+            row["cited by"] = hit.metadata.get("cited_by", "")
+    st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={"rank": st.column_config.NumberColumn("#", width="small"),
                                 "score": st.column_config.ProgressColumn("Score", min_value=0.0, max_value=top,
                                                                          format="%.4f"),
