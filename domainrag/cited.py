@@ -78,7 +78,7 @@ class CitationFollower:
                 continue
             refs = parse_article_refs(hit.text) + (self.charges.references(hit.text) if self.charges else [])
             for ref in dict.fromkeys(refs):
-                if not _SELF_REFERENCE.match(ref.law):
+                if not _SELF_REFERENCE.match(ref.law) and 0 < _number(ref)[0] < 10_000:  # statutes' numbering
                     votes[ref] = votes.get(ref, 0.0) + 1 / (self.rrf_k + rank)
                     first.setdefault(ref, hit)
         ranked = sorted(votes, key=lambda ref: -votes[ref])[:MAX_REFERENCES]  # stable: ties keep first-cited order

@@ -70,6 +70,9 @@ def test_statutes_and_articles_missing_from_the_kb_are_not_followed(cited_rag) -
     assert references == ["刑法第264条", "刑法第345条"]  # a statute's own text is not read for citations
     absent = parse_article_refs("依照刑法第九千九百条的规定")
     assert follower.fetch(absent) == {}
+    beyond = replace(interpretation, text="依照刑法第一万零一条的规定")  # no statute numbers that far: not followed
+    assert follower.references([beyond]) == []
+    assert follower.expand([beyond]) == [beyond]
     assert follower.expand([]) == []
 
 
