@@ -4,8 +4,8 @@ Case facts rarely share words with the article that governs them ("趁其不备�
 share them with the judicial interpretations and cases that describe such facts, and those name the article:
 "…窃为己有，数额较大的，依照刑法第二百六十四条的规定，以盗窃罪定罪处罚". Each article cited by one of the top
 ``depth`` hits (other than the statutes themselves, see ``skip_titles``) is fetched from the knowledge base and
-merged into the ranking by reciprocal-rank fusion, as one more ranking of weight ``weight`` ordered by where its
-first citing hit stands. A ``ChargeTable`` adds the articles of the charges (罪名) that the hits or the question
+merged into the ranking by reciprocal-rank fusion, as one more ranking of weight ``weight``, most cited first (each
+citing hit votes by its rank). A ``ChargeTable`` adds the articles of the charges (罪名) that the hits or the question
 name.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-
 from pathlib import Path
 
 from domainrag.errors import ConfigError
@@ -88,10 +87,12 @@ class CitationFollower:
         """The chunks of each cited article in the knowledge base (none for an article it does not hold)."""
         if not refs:
             return {}
-        clauses = [f'(title in {json.dumps(_titles(ref), ensure_ascii=False)} and '
-                   f'metadata["article"] in {json.dumps(article_labels(*_number(ref)), ensure_ascii=False)})'
-                   for ref in refs]
-        wanted = {(title, label): ref for ref in refs for title in _titles(ref) for label in article_labels(*_number(ref))}
+        spellings = {ref: (_titles(ref), article_labels(*_number(ref))) for ref in refs}
+        clauses = [f'(title in {json.dumps(titles, ensure_ascii=False)} and '
+                   f'metadata["article"] in {json.dumps(labels, ensure_ascii=False)})'
+                   for titles, labels in spellings.values()]
+        wanted = {(title, label): ref for ref, (titles, labels) in spellings.items() for title in titles
+                  for label in labels}
         found: dict[ArticleRef, list[Hit]] = {}
         for hit in self.store.filter_hits(self.kb, " or ".join(clauses), limit=16 * len(refs)):
             ref = wanted.get((hit.title, hit.metadata.get("article", "")))
