@@ -21,6 +21,17 @@ def shared_path(*parts: str) -> Path | None:
     return path
 
 
+def open_law_kb(uri: str, kb: str):
+    """The law pack's DomainRAG on an existing whole-corpus KB, or None (with an error on stderr) when there is none."""
+    from domainrag import DomainRAG
+
+    rag = DomainRAG.from_pack("law", uri=uri, kb=kb)
+    if not rag.store.has_kb(kb):
+        print(f"error: no KB {kb!r} at {uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+        return None
+    return rag
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0–100) by linear interpolation."""
     if not values:

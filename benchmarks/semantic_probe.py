@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_result, quiet, shared_path  # noqa: E402
-from retrieval import hit_matches, lawbench_items  # noqa: E402
-from train_law_reranker import FEATURES, cross_validate, recall_at  # noqa: E402
+from _common import REPO, open_law_kb, print_result, quiet, shared_path  # noqa: E402
+from retrieval import lawbench_items  # noqa: E402
+from train_law_reranker import FEATURES, candidates, cross_validate, recall_at  # noqa: E402
 
 
 def e5_features(sims):
@@ -61,12 +61,10 @@ def main() -> int:
         return 0
     import numpy as np
 
-    from domainrag import DomainRAG
     from domainrag.rerank import LinearReranker, load_embedding, passage_text
 
-    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
-    if not rag.store.has_kb(args.kb):
-        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+    rag = open_law_kb(args.uri, args.kb)
+    if rag is None:
         return 1
     statute = re.compile(rag.pack.retrieval.prefer_titles)
     probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, preferred=statute,
@@ -75,14 +73,7 @@ def main() -> int:
     vectors: dict[str, np.ndarray] = {}
     data, with_e5, e5_alone = [], [], []
     spent, embedded = 0.0, 0
-    from tqdm import tqdm
-
-    for question, gold in tqdm(lawbench_items(rag, args.kb, dev), desc="questions", file=sys.stderr):
-        hits, legs = rag.retriever.fused(question, rag.retriever.candidates)
-        head = hits[:args.depth]
-        features = probe.features(question, head, legs)
-        x = np.stack([features[name] for name in FEATURES], axis=1)
-        y = np.array([hit_matches(hit, gold) for hit in head], dtype=int)
+    for question, head, x, y in candidates(rag, lawbench_items(rag, args.kb, dev), probe, args.depth):
         new = [hit for hit in head if hit.chunk_id not in vectors]
         if new:
             started = time.perf_counter()

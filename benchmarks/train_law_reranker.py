@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, quiet, shared_path  # noqa: E402
+from _common import REPO, open_law_kb, quiet, shared_path  # noqa: E402
 from retrieval import hit_matches, lawbench_items  # noqa: E402
 
 if TYPE_CHECKING:
@@ -200,20 +200,24 @@ def train_embedding(rows: list[Hit], statute: re.Pattern[str], out: Path, dim: i
     (out / "README.md").unlink(missing_ok=True)  # the generated card; domains/law/reranker/README.md says what this is
 
 
-def collect(rag, items, reranker, depth: int):
-    """Per question: the feature matrix of its top ``depth`` fused candidates and their 0/1 labels."""
+def candidates(rag, items, reranker, depth: int):
+    """Per question, in order: the question, its top ``depth`` fused candidates, their feature matrix and their 0/1
+    labels (the gold article is the positive)."""
     import numpy as np
     from tqdm import tqdm
 
-    data = []
     for question, gold in tqdm(items, desc="features", file=sys.stderr):
         hits, legs = rag.retriever.fused(question, rag.retriever.candidates)
         head = hits[:depth]
         features = reranker.features(question, head, legs)
         x = np.stack([features[name] for name in FEATURES], axis=1)
         y = np.array([hit_matches(hit, gold) for hit in head], dtype=int)
-        data.append((x, y))
-    return data
+        yield question, head, x, y
+
+
+def collect(rag, items, reranker, depth: int):
+    """Per question: the feature matrix of its top ``depth`` fused candidates and their 0/1 labels."""
+    return [(x, y) for _, _, x, y in candidates(rag, items, reranker, depth)]
 
 
 def fit(data, c: float = 1.0):
@@ -275,13 +279,11 @@ def main() -> int:
     dev = shared_path("law", "lawbench", "3-2.dev.json")
     if dev is None:
         return 0
-    from domainrag import DomainRAG
     from domainrag.hit import Hit
     from domainrag.rerank import LinearReranker, load_embedding
 
-    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
-    if not rag.store.has_kb(args.kb):
-        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+    rag = open_law_kb(args.uri, args.kb)
+    if rag is None:
         return 1
     embedding_dir = args.out / "embedding"
     statute = re.compile(rag.pack.retrieval.prefer_titles)  # the authority prior's titles: 法 / 法典
