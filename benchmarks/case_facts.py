@@ -3,7 +3,7 @@
 The case-style set is built from the corpus itself, never from an evaluation set: every sentence of a judicial
 interpretation or case in ``law/laws`` of the form "<facts>的，依照刑法第N条的规定，以<charge>罪定罪处罚"
 gives a question (the facts, with any article number in them removed) and its gold article (刑法 第N条; when the
-sentence names only the charge, the article that the charge lists of 1997 and its supplements assign to it).
+sentence names only the charge, the first article the law pack's charge table, ``charges.json``, gives it).
 The sentence's own document is removed from every result before anything else happens (the facts would
 otherwise find themselves), so an item is answered from the *other* documents that describe such facts, and
 from the statute. Rows, same KB, same run:
@@ -29,32 +29,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import p50_p95, print_result, quiet, shared_path  # noqa: E402
+from _common import REPO, open_law_kb, p50_p95, print_result, quiet, shared_path  # noqa: E402
 from retrieval import hit_matches, lawbench_items  # noqa: E402
 
 CRIMINAL_LAW = "中华人民共和国刑法"
 # "<facts>的，依照刑法第N条(第M款)的规定，以<charge>罪定罪处罚" (the article and 依照 are optional)
 FACT_PATTERN = re.compile(r"([^。；\n]{8,200}?)的，(?:应当)?(?:依照|按照|根据)?(?:刑法)?(第[^，。]{1,40}?条)?"
                           r"(?:第[一二三四五六七八九十]+款)?(?:的规定)?，?以([^，。；]{2,40}?罪)定罪处罚")
-# The charge lists: "187．盗窃罪（第264条）"
-CHARGE = re.compile(r"([^\s．\d（）“”]{2,40}?罪)（(第\d+条[^）]*)）")
 ARTICLE_MENTION = re.compile(r"，?(?:符合|依照|按照)?(?:刑法)?第[^，。]{1,30}条(?:第[一二三四五六七八九十]+款)?(?:规定)?(?:的)?")
-
-
-def charge_articles(laws: Path) -> dict[str, str]:
-    """Charge name → the first 刑法 article number the charge lists assign it ("盗窃罪" → "264")."""
-    charges: dict[str, str] = {}
-    for path in sorted((laws / "司法解释").glob("*罪名*.md")):
-        for match in CHARGE.finditer(path.read_text(encoding="utf-8")):
-            charges.setdefault(match.group(1), re.findall(r"第(\d+)条", match.group(2))[0])
-    return charges
 
 
 def case_items(laws: Path) -> list[tuple[str, object, str]]:
     """(facts, gold 刑法 article, source file) for every fact pattern outside the criminal law itself."""
+    from domainrag.cited import ChargeTable
     from domainrag.lawref import ArticleRef, article_key
 
-    charges = charge_articles(laws)
+    charges = ChargeTable.load(REPO / "domains" / "law" / "charges.json").refs  # the law pack's charge table
     items = []
     for path in sorted(laws.rglob("*.md")):
         if path.parent.name == "刑法":
@@ -62,8 +52,9 @@ def case_items(laws: Path) -> list[tuple[str, object, str]]:
         for match in FACT_PATTERN.finditer(path.read_text(encoding="utf-8")):
             facts = re.sub(r"^\s*第[一二三四五六七八九十百零]+条\s*", "", match.group(1))
             facts = ARTICLE_MENTION.sub("", facts).strip("，")
+            charge = charges.get(match.group(3))
             article = article_key(re.match(r"第[^条]+条", match.group(2)).group(0)) if match.group(2) \
-                else charges.get(match.group(3))
+                else charge[0].article if charge else None
             if article and len(facts) >= 8:
                 items.append((facts, ArticleRef(CRIMINAL_LAW, article), str(path)))
     return items
@@ -98,11 +89,8 @@ def main() -> int:
     laws, dev = shared_path("law", "laws"), shared_path("law", "lawbench", "3-2.dev.json")
     if laws is None or dev is None:
         return 0
-    from domainrag import DomainRAG
-
-    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
-    if not rag.store.has_kb(args.kb):
-        print(f"error: no KB {args.kb!r} at {args.uri}: run benchmarks/retrieval.py first", file=sys.stderr)
+    rag = open_law_kb(args.uri, args.kb)
+    if rag is None:
         return 1
     follower = rag.retriever.follower
     if follower is None:
