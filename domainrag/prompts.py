@@ -57,13 +57,16 @@ class PromptTemplates:
     header: str = "title+section"
 
     @classmethod
-    def from_pack(cls, pack: Any) -> "PromptTemplates":
+    def from_pack(cls, pack: Any, validate: bool = True) -> "PromptTemplates":
+        """The pack's templates; ``validate`` checks the user template through LangChain at once (the answer chain
+        checks it when it first builds its prompt instead, so a cache hit never loads LangChain)."""
         defaults = DEFAULTS[_lang(pack.language)]
         templates = cls(**{key: pack.prompts.get(key) or value for key, value in defaults.items()})
         if templates.header not in HEADER_STYLES:
             raise ConfigError(f"[prompts] header = {templates.header!r} in pack {pack.name!r}: use one of "
                               f"{', '.join(HEADER_STYLES)}")
-        templates.chat_template()  # validate once, when the chain is built
+        if validate:
+            templates.chat_template()
         return templates
 
     def chat_template(self) -> Any:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from domainrag.chunk_store import KBInfo, check_embedding_version
 from domainrag.config import env_override, resolve_uri, validate_kb_name
 from domainrag.embed import Embedder, StaticEmbedder, get_embedder
+from domainrag.kb_stamp import KBStamps
 from domainrag.packs import Pack, load_pack
 from domainrag.retrieve import Hit, Retriever
 from domainrag.store import Store
@@ -90,6 +92,9 @@ class DomainRAG:
         return self._named_model() or (info.embedding_model if info else self.pack.embedding_model or "default")
 
     def _kb_info(self) -> KBInfo | None:
+        stamped = self._stamped()
+        if stamped is not None:
+            return stamped["info"]
         return self.store.kb_info(self.kb) if self.store.has_kb(self.kb) else None
 
     @property
@@ -200,8 +205,32 @@ class DomainRAG:
         return self.store.kb_version(self.kb)
 
     def _current_kb_version(self) -> str | None:
-        """``kb_version()``, or None while the knowledge base does not exist."""
-        return self.kb_version() if self.store.has_kb(self.kb) else None
+        """``kb_version()``, or None while the knowledge base does not exist (stamped, see ``_stamped``)."""
+        stamped = self._stamped()
+        if stamped is not None:
+            return str(stamped["version"])
+        if not self.store.has_kb(self.kb):
+            return None
+        stamps = KBStamps.for_uri(self.uri)
+        if stamps is None:
+            return self.kb_version()
+        return str(stamps.record(self.kb, lambda: {"version": self.kb_version(),
+                                                   "info": asdict(self.store.kb_info(self.kb))})["version"])
+
+    def _stamped(self) -> dict[str, Any] | None:
+        """The knowledge base's version and ``KBInfo`` as stamped (``domainrag.kb_stamp``) for its Milvus Lite file,
+        while this process has not opened the file and the file is unchanged since: a cache hit never starts
+        Milvus. None otherwise (then they are read from Milvus)."""
+        from domainrag.store import is_connected
+
+        stamps = KBStamps.for_uri(self.uri)
+        if stamps is None or self._store is not None or is_connected(self.uri):
+            return None
+        stamped = stamps.read(self.kb)
+        try:
+            return {"version": str(stamped["version"]), "info": KBInfo(**stamped["info"])} if stamped else None
+        except (KeyError, TypeError):  # written by another version of domainrag
+            return None
 
     def delete_document(self, source: str) -> int:
         """Remove one ingested document (its chunks and manifest entry); returns the number of chunks removed."""
@@ -289,6 +318,13 @@ class DomainRAG:
         ``cancel``: a ``threading.Event``; once set, generation stops and the answer keeps what was written."""
         return self.stream(question, history, use_cache=use_cache, k=k, adapter=adapter,
                            max_new_tokens=max_new_tokens, cancel=cancel).answer
+
+    def cached_answer(self, question: str, history: list[Any] | None = None, k: int | None = None,
+                      adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+        """The cached ``Answer`` that ``ask`` would return, or None on a miss; it never searches or generates. In
+        a fresh process with a Milvus Lite file it starts neither Milvus nor LangChain (see ``_current_kb_version``),
+        which is how ``domainrag ask`` answers a repeated question quickly."""
+        return self.answer_chain.cached(question, history, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
 
     def stream(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
                adapter: str | None = None, max_new_tokens: int | None = None, cancel: Any = None) -> Any:

@@ -64,6 +64,12 @@ def connect(uri: str, token: str | None = None) -> Any:
         return _clients[key]
 
 
+def is_connected(uri: str) -> bool:
+    """Whether this process holds a client of ``uri`` (any token)."""
+    with _clients_lock:
+        return any(key.split("|")[0] == uri for key in _clients)
+
+
 def disconnect(uri: str) -> None:
     """Close this process's clients of ``uri`` (any token); the next ``connect`` opens a new one."""
     with _clients_lock:

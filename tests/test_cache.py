@@ -167,3 +167,35 @@ def test_milvus_vector_store_persists(embedder, tmp_path: Path) -> None:
     assert reopened.lookup("盗窃罪如何判刑？").answer["answer"] == "theft"
     assert reopened.lookup("抢劫罪如何判刑？").answer["answer"] == "robbery"
     assert reopened.lookup("抢夺罪如何判刑？") is None
+
+
+def test_a_repeated_question_is_looked_up_without_the_embedding_model(embedder, tmp_path: Path) -> None:
+    """A question cached before is found with the vector GPTCache stored for it: a cache opened with a model that
+    refuses to load still serves it, and loads the model only for a question it has not seen."""
+    from domainrag.cache.semantic import CacheSettings, SemanticCache
+
+    SemanticCache(tmp_path / "ns", embedder, CacheSettings()).store("盗窃罪怎么判刑？", {"answer": "theft"})
+    loads: list[str] = []
+
+    def model() -> object:
+        loads.append("load")
+        return embedder
+
+    reopened = SemanticCache(tmp_path / "ns", model, CacheSettings())
+    hit = reopened.lookup("盗窃罪怎么判刑？")
+    assert hit is not None and hit.answer["answer"] == "theft" and hit.similarity == 1.0
+    assert loads == []  # neither the faiss index (its dimension is in the file) nor the lookup needed the model
+    paraphrase = reopened.lookup("盗窃罪如何判刑？")
+    assert loads and paraphrase is not None and paraphrase.answer["answer"] == "theft"
+
+
+def test_the_guard_passes_an_identical_question_without_segmenting_it() -> None:
+    """Identical questions (after normalisation) have one fingerprint; the guard says so without jieba's tagger."""
+    code = ("import sys; from domainrag.cache.guard import QuestionGuard; g = QuestionGuard(); "
+            "assert g.same_question('盗窃罪数额较大的，处几年以下有期徒刑？', '盗窃罪数额较大的，处几年以下有期徒刑？'); "
+            "assert g.same_question('What is the penalty for theft?', 'what is the penalty for theft?'); "
+            "print('jieba.posseg' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+    assert not QuestionGuard().same_question("盗窃罪数额较大的，处几年以下有期徒刑？", "抢劫罪数额较大的，处几年以下有期徒刑？")

@@ -77,7 +77,7 @@ class AnswerCache:
         namespace = self.namespace(variant, kb_version)
         if namespace is None:
             return None
-        return open_semantic_cache(namespace, self.embedder, self.settings, self._milvus(namespace))
+        return open_semantic_cache(namespace, self._embedder, self.settings, self._milvus(namespace))
 
     def _milvus(self, namespace: Namespace) -> MilvusTarget | None:
         vector = self.settings.vector

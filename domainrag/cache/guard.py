@@ -186,6 +186,8 @@ class QuestionGuard:
     # ---- comparison --------------------------------------------------------
     def mismatch(self, a: str, b: str) -> str | None:
         """Why ``a`` and ``b`` are different questions, or None when the guard lets them match."""
+        if normalise(a) == normalise(b):  # one fingerprint: a repeat never pays for loading jieba's tagger
+            return None
         fa, fb = self.fingerprint(a), self.fingerprint(b)
         if fa.quantities != fb.quantities:
             return f"quantities {list(fa.quantities)} != {list(fb.quantities)}"

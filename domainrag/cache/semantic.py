@@ -38,6 +38,7 @@ from domainrag.cache.vectors import SharedFaiss, make_uri_milvus  # noqa: E402
 log = logging.getLogger("domainrag")
 
 DEFAULT_THRESHOLD = 0.8
+QUESTION_TABLE = "gptcache_question"  # GPTCache's SQL storage: one row per cached question, with its embedding
 REJECTED = -1.0  # the guard's verdict: below the range, so no threshold can accept it
 
 
@@ -162,11 +163,15 @@ class MilvusTarget:
 
 
 class SemanticCache:
-    """A GPTCache instance on one namespace folder (``sqlite.db`` + ``faiss.index``, or a Milvus collection)."""
+    """A GPTCache instance on one namespace folder (``sqlite.db`` + ``faiss.index``, or a Milvus collection).
+
+    ``embedder`` is the question embedder (``dim`` and ``encode``) or a zero-argument callable returning it: then
+    it loads only when a question must be embedded. A question asked before is not: its vector is read back from
+    the scalar store, where GPTCache keeps each cached question's embedding."""
 
     def __init__(self, folder: Path, embedder: Any, settings: CacheSettings, milvus: MilvusTarget | None = None) -> None:
         self.folder = folder
-        self.embedder = embedder
+        self._embedder = embedder if callable(embedder) else (lambda: embedder)
         self.settings = settings
         self.milvus = milvus
         self.guard = settings.guard()
@@ -176,12 +181,13 @@ class SemanticCache:
             scalar = CacheBase("sqlite", sql_url=f"sqlite:///{folder / 'sqlite.db'}", table_len_config={
                 "question_question": 4000, "answer_answer": 200_000})
             _tune_sqlite(scalar)
+            self._scalar = scalar
             if milvus is None:
-                vectors: Any = SharedFaiss(str(folder / "faiss.index"), embedder.dim, settings.top_k,
+                vectors: Any = SharedFaiss(str(folder / "faiss.index"), lambda: self.embedder.dim, settings.top_k,
                                            float(settings.threshold))
             else:
-                vectors = make_uri_milvus(milvus.uri, milvus.token, milvus.collection, embedder.dim, settings.top_k,
-                                          float(settings.threshold))
+                vectors = make_uri_milvus(milvus.uri, milvus.token, milvus.collection, self.embedder.dim,
+                                          settings.top_k, float(settings.threshold))
             manager = get_data_manager(scalar, vectors, max_size=settings.max_entries)
         self.gptcache = Cache()
         self.gptcache.init(
@@ -192,8 +198,26 @@ class SemanticCache:
             config=Config(similarity_threshold=float(settings.threshold), enable_token_counter=False),
         )
 
+    @property
+    def embedder(self) -> Any:
+        """The question embedder (loaded on first use when given as a callable)."""
+        return self._embedder()
+
     def _embed(self, text: str, **_: Any) -> np.ndarray:
+        stored = self._stored_embedding(text)
+        if stored is not None:
+            return stored
         return _embedding_thread().submit(_encode_on_one_core, self.embedder, text).result()
+
+    def _stored_embedding(self, text: str) -> np.ndarray | None:
+        """The vector GPTCache stored with this exact question, if it is cached (the embedding is deterministic)."""
+        from sqlalchemy import text as sql
+
+        query = sql(f"SELECT embedding_data FROM {QUESTION_TABLE} WHERE question = :question AND deleted = 0 "
+                    "AND embedding_data IS NOT NULL ORDER BY id DESC LIMIT 1")
+        with self._scalar._engine.connect() as connection:
+            row = connection.execute(query, {"question": text}).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).copy() if row is not None else None
 
     def lookup(self, question: str) -> CacheHit | None:
         """The cached answer to ``question`` or to a question that asks the same thing, else None."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,13 @@ def _stamp(path: str) -> tuple[int, int, int] | None:
 class SharedFaiss(Faiss):
     """GPTCache's faiss store (``IDMap,Flat``, L2 on normalised vectors), consistent across processes."""
 
-    def __init__(self, index_file_path: str, dimension: int, top_k: int, min_similarity: float = 0.0) -> None:
-        super().__init__(index_file_path, dimension, top_k)
+    def __init__(self, index_file_path: str, dimension: int | Callable[[], int], top_k: int,
+                 min_similarity: float = 0.0) -> None:
+        """``dimension`` may be a callable: it is called only when there is no index file to read it from (so a
+        cache that exists opens without loading the embedding model)."""
+        exists = os.path.isfile(index_file_path)
+        dim = dimension if isinstance(dimension, int) else (1 if exists else dimension())
+        super().__init__(index_file_path, dim, top_k)
         self.min_similarity = min_similarity
         self._path = index_file_path
         self._stamp = _stamp(index_file_path)

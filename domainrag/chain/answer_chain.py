@@ -117,13 +117,10 @@ class AnswerChain:
                  generator: Generator | Callable[[], Generator], cache: Any = None, mode: str | None = None) -> None:
         from dataclasses import replace
 
-        from langchain_core.runnables import RunnableGenerator, RunnableLambda
-
         self.search = search
         self._generator = generator if callable(generator) else (lambda: generator)
         self._cache = cache if callable(cache) else (lambda: cache)
-        self.templates = PromptTemplates.from_pack(pack)
-        self.prompt = self.templates.chat_template()
+        self.templates = PromptTemplates.from_pack(pack, validate=False)  # checked with the runnables
         self.settings = AnswerSettings.from_pack(pack)
         if mode is not None:
             if mode not in ANSWER_MODES:
@@ -135,12 +132,40 @@ class AnswerChain:
         self.language = pack.language
         self.disclaimer = pack.disclaimer
         self._warming: threading.Thread | None = None
-        self.prepare = (RunnableLambda(self.validate, name="validate")
-                        | RunnableLambda(self.rewrite, name="rewrite")
-                        | RunnableLambda(self.lookup_cache, name="cache_lookup")
-                        | RunnableLambda(self.retrieve, name="retrieve"))
-        self.runnable = (self.prepare | RunnableGenerator(self.generate, name="generate_and_cite")).with_config(
-            run_name=f"domainrag:{pack.name}")
+        self._run_name = f"domainrag:{pack.name}"
+        self._runnables: tuple[Any, Any, Any] | None = None
+        self._runnables_lock = threading.Lock()
+
+    def _build_runnables(self) -> tuple[Any, Any, Any]:
+        """(prepare, runnable, prompt), built once: LangChain loads with the first answer that needs them, so a cache hit
+        served by ``cached`` never imports it."""
+        with self._runnables_lock:
+            if self._runnables is None:
+                from langchain_core.runnables import RunnableGenerator, RunnableLambda
+
+                prepare = (RunnableLambda(self.validate, name="validate")
+                           | RunnableLambda(self.rewrite, name="rewrite")
+                           | RunnableLambda(self.lookup_cache, name="cache_lookup")
+                           | RunnableLambda(self.retrieve, name="retrieve"))
+                runnable = (prepare | RunnableGenerator(self.generate, name="generate_and_cite")).with_config(
+                    run_name=self._run_name)
+                self._runnables = (prepare, runnable, self.templates.chat_template())
+            return self._runnables
+
+    @property
+    def prepare(self) -> Any:
+        """validate → rewrite → cache lookup → retrieve, as a LangChain Runnable that returns the ``Turn``."""
+        return self._build_runnables()[0]
+
+    @property
+    def runnable(self) -> Any:
+        """The whole answer path as a LangChain Runnable (streams ``{"answer": delta}``, then ``{"result"}``)."""
+        return self._build_runnables()[1]
+
+    @property
+    def prompt(self) -> Any:
+        """The pack's prompt as a LangChain ``ChatPromptTemplate`` (built with the runnables)."""
+        return self._build_runnables()[2]
 
     @property
     def generator(self) -> Generator:
@@ -383,6 +408,18 @@ class AnswerChain:
     def ask(self, question: str, history: list[Any] | None = None, **options: Any) -> Answer:
         stream = self.stream(question, history, **options)
         return stream.answer
+
+    def cached(self, question: str, history: list[Any] | None = None, **options: Any) -> Answer | None:
+        """The cached answer to ``question`` (the same steps as the chain up to its cache lookup), else None;
+        it neither retrieves nor generates. None too when ``use_cache`` is off, or when a follow-up would need the
+        model to rewrite it."""
+        turn = self.validate({"question": question, "history": history, **options})
+        if not turn.use_cache or self.cache is None or (turn.history and self.settings.rewrite == "llm"):
+            return None
+        turn = self.lookup_cache(self.rewrite(turn))
+        if turn.answer is not None:
+            turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
+        return turn.answer
 
 
 def _chain_iter(deltas: Iterator[str], flush: Callable[[], str]) -> Iterator[str]:

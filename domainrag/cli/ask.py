@@ -111,6 +111,7 @@ def ask(
     warnings_to_stderr()
     turns = read_history(history)
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
+    answer = None
     if server:
         from domainrag.cli.remote import ask_server
 
@@ -121,27 +122,30 @@ def ask(
             pack = load_pack(pack).name
         stream = ask_server(server, pack, question, turns, api_key=api_key, stream=not (as_json or no_stream),
                             **options)
-        if as_json:
-            print_json(stream.answer.to_dict())
-            return
     else:
         rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
             endpoint=llm_endpoint, model=llm_model, base_model=base_model,
             answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
-        rag.warm_up()
-        if as_json:
-            print_json(rag.ask(question, turns, **options).to_dict())
-            return
-        stream = rag.stream(question, turns, **options)
-    if no_stream:
+        # a repeated question is served from the cache before Milvus, the models or LangChain start
+        answer = None if no_cache else rag.cached_answer(question, turns, k=k, adapter=adapter,
+                                                         max_new_tokens=max_new_tokens)
+        if answer is None:
+            rag.warm_up()
+            stream = rag.stream(question, turns, **options)
+    if answer is None and as_json:
         answer = stream.answer
-        sys.stdout.write(answer.answer + "\n")
-    else:
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    if answer is None and not no_stream:
         for delta in stream:
             sys.stdout.write(delta)
             sys.stdout.flush()
         sys.stdout.write("\n")
         answer = stream.answer
+    else:
+        answer = stream.answer if answer is None else answer
+        sys.stdout.write(answer.answer + "\n")
     if answer.disclaimer:
         sys.stdout.write(f"\n{answer.disclaimer}\n")
     print_sources(answer)
