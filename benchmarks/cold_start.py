@@ -4,7 +4,8 @@ Ingests the law pack's sample corpus twice into a temporary DOMAINRAG_HOME: once
 static embedding, which model2vec computes without torch) and once with all-MiniLM-L6-v2 (`--embedding-model
 default`, the law pack's model before, and the baseline here: a transformer, so asking imports torch and
 sentence-transformers). Then it runs fresh `domainrag ask` processes (the law pack answers extractively, so no
-generator loads), a cache miss (`--no-cache`) and a cache hit (the question answered before), in three set-ups:
+generator loads), a cache miss (`--no-cache`), a new question (the cache is consulted and misses) and a cache hit
+(the question answered before), in three set-ups:
 
   embedded       each process opens the Milvus Lite file itself (starts its engine, stops it on exit); the two
                  models alternate, so a change in the machine's load affects both alike
@@ -33,6 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, p50_p95, print_result  # noqa: E402
 
 QUESTION = "盗窃公私财物数额较大的，应当如何处罚？"
+# Questions no process asked before, one per fresh process of the "new" case (each set-up takes its own slice).
+NEW_QUESTIONS = iter([f"{subject}{ask}" for ask in ("有哪些规定？", "应当如何处理？", "的条件是什么？", "由谁负责？")
+                      for subject in ("抢劫公私财物", "故意伤害他人身体", "合同无效", "夫妻共同财产的分割", "遗嘱继承",
+                                      "公司董事会的组成", "个人独资企业的解散", "合伙企业的入伙", "专利权的保护期限",
+                                      "商标注册申请", "消费者退货", "破产财产的分配", "保险合同的解除",
+                                      "商业银行的贷款", "著作权的归属")])
 MODELS = {"pack model (static, model2vec)": None, "all-MiniLM-L6-v2 (baseline)": "default"}
 
 
@@ -47,8 +54,9 @@ def cli(*args: str) -> float:
 
 
 def miss_and_hit(times: dict[str, list[float]], *args: str) -> None:
-    """One cache miss and one cache hit of ``domainrag ask QUESTION ARGS``, appended to ``times``."""
+    """A cache miss, a new question and a cache hit of ``domainrag ask ... ARGS``, appended to ``times``."""
     times["miss"].append(cli("ask", QUESTION, *args, "--no-cache"))
+    times["new"].append(cli("ask", next(NEW_QUESTIONS), *args))
     times["hit"].append(cli("ask", QUESTION, *args))
 
 
@@ -71,6 +79,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per model and case")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if not 1 <= args.runs <= 15:
+        parser.error("--runs must be 1 to 15 (each run asks four new questions of the 60 prepared)")
     home = Path(tempfile.mkdtemp(prefix="cold-start-home-"))
     os.environ.update(DOMAINRAG_HOME=str(home), HF_HUB_OFFLINE="1")
     try:
@@ -83,20 +93,20 @@ def main() -> int:
             cli("ask", QUESTION, "--pack", "law", "--kb", kb)  # stores the answer the hits are served from
             kbs[label] = kb
         pack_kb = kbs[next(iter(MODELS))]
-        times: dict[str, dict[str, list[float]]] = {f"embedded, {label}": {"miss": [], "hit": []} for label in MODELS}
+        times: dict[str, dict[str, list[float]]] = {f"embedded, {label}": {"miss": [], "new": [], "hit": []} for label in MODELS}
         for run in range(args.runs):
             for label, kb in kbs.items():
                 miss_and_hit(times[f"embedded, {label}"], "--pack", "law", "--kb", kb)
             print(f"embedded: run {run + 1}/{args.runs}", file=sys.stderr)
         cli("milvus", "start")
         try:
-            local = times["local server, pack model"] = {"miss": [], "hit": []}
+            local = times["local server, pack model"] = {"miss": [], "new": [], "hit": []}
             for _ in range(args.runs):
                 miss_and_hit(local, "--pack", "law", "--kb", pack_kb)
             print("local server: done", file=sys.stderr)
             serve, url = start_serve(pack_kb)
             try:
-                served = times["ask --server, pack model"] = {"miss": [], "hit": []}
+                served = times["ask --server, pack model"] = {"miss": [], "new": [], "hit": []}
                 for _ in range(args.runs):
                     miss_and_hit(served, "--pack", "law", "--server", url)
                 print("ask --server: done", file=sys.stderr)
