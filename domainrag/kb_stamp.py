@@ -12,6 +12,7 @@ server has no stamp: the facts are always read from the server.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from domainrag.config import domainrag_home, is_server_uri, uri_slug
 
 FileState = tuple[int, int, int, int]
+log = logging.getLogger("domainrag")
 
 
 def file_state(path: Path) -> FileState | None:
@@ -62,10 +64,13 @@ class KBStamps:
         before = file_state(self.db)
         facts = read_facts()
         if before is not None and before == file_state(self.db):
-            self.folder.mkdir(parents=True, exist_ok=True)
             path = self._path(kb)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"facts": facts, "file": list(before), "db": str(self.db)}, ensure_ascii=False),
-                           encoding="utf-8")
-            os.replace(tmp, path)  # a reader sees the old stamp or the new one, never half of one
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps({"facts": facts, "file": list(before), "db": str(self.db)},
+                                          ensure_ascii=False), encoding="utf-8")
+                os.replace(tmp, path)  # a reader sees the old stamp or the new one, never half of one
+            except OSError as exc:  # a read-only home costs the next process the Milvus start, not this answer
+                log.debug("no stamp for %s at %s (%s)", kb, path, exc)
         return facts

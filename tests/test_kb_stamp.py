@@ -92,3 +92,13 @@ def test_a_fresh_process_serves_a_repeat_without_milvus_and_never_a_stale_answer
     assert after["answer"] is None and "pymilvus" in after["loaded"]  # read from Milvus: a new version, no entry
     answered = json.loads(_run(*cli, "ask", QUESTION, *where, "--json", env=env))
     assert answered["cache_hit"] is False and "六十日" in answered["answer"]
+
+
+def test_a_stamp_that_cannot_be_written_costs_nothing_but_the_stamp(tmp_path: Path) -> None:
+    db = tmp_path / "file.db"
+    db.write_bytes(b"sqlite")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the stamps' folder would be", encoding="utf-8")
+    stamps = KBStamps(str(db), root=blocked)
+    assert stamps.record("notes", lambda: {"version": "v1"}) == {"version": "v1"}
+    assert stamps.read("notes") is None
