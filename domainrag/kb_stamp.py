@@ -60,10 +60,11 @@ class KBStamps:
         return facts if state == file_state(self.db) else None
 
     def record(self, kb: str, read_facts: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """``read_facts()`` (JSON-serialisable), stamped when the file did not change while they were read."""
+        """``read_facts()`` (JSON-serialisable), stamped when the file did not change while they were read (and
+        the stamp does not already say so: a process that asks Milvus on every question rewrites nothing)."""
         before = file_state(self.db)
         facts = read_facts()
-        if before is not None and before == file_state(self.db):
+        if before is not None and before == file_state(self.db) and self.read(kb) != facts:
             path = self._path(kb)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             try:

@@ -102,3 +102,16 @@ def test_a_stamp_that_cannot_be_written_costs_nothing_but_the_stamp(tmp_path: Pa
     stamps = KBStamps(str(db), root=blocked)
     assert stamps.record("notes", lambda: {"version": "v1"}) == {"version": "v1"}
     assert stamps.read("notes") is None
+
+
+def test_an_unchanged_stamp_is_not_rewritten(tmp_path: Path) -> None:
+    db = tmp_path / "file.db"
+    db.write_bytes(b"sqlite")
+    stamps = KBStamps(str(db), root=tmp_path / "stamps")
+    stamps.record("notes", lambda: {"version": "v1"})
+    written = (stamps.folder / "notes.json").stat().st_mtime_ns
+    os.utime(stamps.folder / "notes.json", ns=(written - 10**9, written - 10**9))
+    stamps.record("notes", lambda: {"version": "v1"})
+    assert (stamps.folder / "notes.json").stat().st_mtime_ns == written - 10**9
+    stamps.record("notes", lambda: {"version": "v2"})
+    assert stamps.read("notes") == {"version": "v2"}
