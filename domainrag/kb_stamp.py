@@ -19,18 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from domainrag.config import domainrag_home, is_server_uri, uri_slug
+from domainrag.file_state import file_state
 
-FileState = tuple[int, int, int, int]
 log = logging.getLogger("domainrag")
-
-
-def file_state(path: Path) -> FileState | None:
-    """(inode, size, mtime ns, ctime ns) of ``path``; None when it does not exist."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class KBStamps:

@@ -47,6 +47,7 @@ class DomainRAG:
         self._answer_lock = threading.Lock()
         self._embedder: Embedder | StaticEmbedder | None = embedder
         self._retriever: Retriever | None = retriever
+        self._stamps = KBStamps.for_uri(self.uri)  # None on a Milvus server
 
     @classmethod
     def from_pack(cls, pack: str | Path | Pack, uri: str | None = None, kb: str | None = None, **kwargs: Any) -> "DomainRAG":
@@ -211,11 +212,10 @@ class DomainRAG:
             return str(stamped["version"])
         if not self.store.has_kb(self.kb):
             return None
-        stamps = KBStamps.for_uri(self.uri)
-        if stamps is None:
+        if self._stamps is None:
             return self.kb_version()
-        return str(stamps.record(self.kb, lambda: {"version": self.kb_version(),
-                                                   "info": asdict(self.store.kb_info(self.kb))})["version"])
+        return str(self._stamps.record(self.kb, lambda: {"version": self.kb_version(),
+                                                         "info": asdict(self.store.kb_info(self.kb))})["version"])
 
     def _stamped(self) -> dict[str, Any] | None:
         """The knowledge base's version and ``KBInfo`` as stamped (``domainrag.kb_stamp``) for its Milvus Lite file,
@@ -223,10 +223,9 @@ class DomainRAG:
         Milvus. None otherwise (then they are read from Milvus)."""
         from domainrag.store import is_connected
 
-        stamps = KBStamps.for_uri(self.uri)
-        if stamps is None or self._store is not None or is_connected(self.uri):
+        if self._stamps is None or self._store is not None or is_connected(self.uri):
             return None
-        stamped = stamps.read(self.kb)
+        stamped = self._stamps.read(self.kb)
         try:
             return {"version": str(stamped["version"]), "info": KBInfo(**stamped["info"])} if stamped else None
         except (KeyError, TypeError):  # written by another version of domainrag

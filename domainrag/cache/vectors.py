@@ -20,6 +20,7 @@ from filelock import FileLock
 
 from domainrag.cache.shim import prepare_gptcache
 from domainrag.config import uri_slug
+from domainrag.file_state import file_state
 
 prepare_gptcache()
 
@@ -41,14 +42,6 @@ def keep_close(results: Any, min_similarity: float) -> list[tuple[float, int]]:
     return [(d, i) for d, i in (results or []) if i >= 0 and d <= floor]
 
 
-def _stamp(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 class SharedFaiss(Faiss):
     """GPTCache's faiss store (``IDMap,Flat``, L2 on normalised vectors), consistent across processes."""
 
@@ -61,12 +54,12 @@ class SharedFaiss(Faiss):
         super().__init__(index_file_path, dim, top_k)
         self.min_similarity = min_similarity
         self._path = index_file_path
-        self._stamp = _stamp(index_file_path)
+        self._stamp = file_state(index_file_path)
         self._file_lock = FileLock(index_file_path + ".lock", timeout=LOCK_TIMEOUT_S)
         self._mutex = threading.RLock()
 
     def _refresh(self) -> None:
-        stamp = _stamp(self._path)
+        stamp = file_state(self._path)
         if stamp is not None and stamp != self._stamp:
             self._index = faiss.read_index(self._path)
             self._stamp = stamp
@@ -75,7 +68,7 @@ class SharedFaiss(Faiss):
         tmp = f"{self._path}.{os.getpid()}.{threading.get_ident()}.tmp"
         faiss.write_index(self._index, tmp)
         os.replace(tmp, self._path)  # readers see the old file or the new one, never half of one
-        self._stamp = _stamp(self._path)
+        self._stamp = file_state(self._path)
 
     def mul_add(self, datas: list[VectorData]) -> None:
         with self._mutex, self._file_lock:

@@ -288,7 +288,7 @@ class AnswerChain:
             if turn.answer is None and not turn.passages and self.settings.no_context == "refuse":
                 turn.answer = self._no_context_answer(turn)
             if turn.answer is not None:  # cache hit, or nothing relevant found
-                turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
+                self._time_ready_answer(turn)
                 yield AddableDict(answer=turn.answer.answer)
                 yield AddableDict(result=turn.answer)
                 continue
@@ -386,6 +386,10 @@ class AnswerChain:
         if cache is not None:
             cache.store(turn.standalone, answer, variant=self._cache_variant(turn), kb_version=turn.kb_version)
 
+    def _time_ready_answer(self, turn: Turn) -> None:
+        """Timings of an answer that needed no generation (a cache hit, a refusal): it is all out at once."""
+        turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
+
     def _timings(self, turn: Turn, first: float, gen: float) -> dict[str, float]:
         return {"retrieve_ms": turn.timings.get("retrieve_ms", 0.0), "first_token_ms": first,
                 "generate_ms": gen, "total_ms": turn.elapsed_ms()}
@@ -414,11 +418,11 @@ class AnswerChain:
         it neither retrieves nor generates. None too when ``use_cache`` is off, or when a follow-up would need the
         model to rewrite it."""
         turn = self.validate({"question": question, "history": history, **options})
-        if not turn.use_cache or self.cache is None or (turn.history and self.settings.rewrite == "llm"):
+        if turn.history and self.settings.rewrite == "llm":
             return None
-        turn = self.lookup_cache(self.rewrite(turn))
+        turn = self.lookup_cache(self.rewrite(turn))  # no lookup (None) with use_cache off or no cache
         if turn.answer is not None:
-            turn.answer.timings = {**turn.answer.timings, **self._timings(turn, first=turn.elapsed_ms(), gen=0.0)}
+            self._time_ready_answer(turn)
         return turn.answer
 
 

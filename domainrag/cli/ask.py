@@ -132,19 +132,18 @@ def ask(
         if answer is None:
             rag.warm_up()
             stream = rag.stream(question, turns, **options)
-    if answer is None and as_json:
+    if answer is None and (as_json or no_stream):
         answer = stream.answer
     if as_json:
         print_json(answer.to_dict())
         return
-    if answer is None and not no_stream:
+    if answer is None:
         for delta in stream:
             sys.stdout.write(delta)
             sys.stdout.flush()
         sys.stdout.write("\n")
         answer = stream.answer
     else:
-        answer = stream.answer if answer is None else answer
         sys.stdout.write(answer.answer + "\n")
     if answer.disclaimer:
         sys.stdout.write(f"\n{answer.disclaimer}\n")
