@@ -66,9 +66,13 @@ class DomainRAG:
     def embedder(self) -> Embedder | StaticEmbedder:
         """The embedding model of this knowledge base (see ``embedding_model_name``); a ``ConfigError`` when the
         knowledge base was built with another version of it."""
+        return self._load_embedder(self._kb_info)
+
+    def _load_embedder(self, kb_info: Any) -> Embedder | StaticEmbedder:
+        """The embedder, loaded once for the knowledge base whose ``KBInfo`` (or None) ``kb_info()`` returns."""
         with self._embedder_lock:
             if self._embedder is None:
-                info = self._kb_info()  # read once: it names the model and holds the version to check
+                info = kb_info()  # read once: it names the model and holds the version to check
                 embedder = get_embedder(self._model_name(info), self.pack.path)
                 if info is not None:
                     check_embedding_version(info, embedder.version)
@@ -176,13 +180,26 @@ class DomainRAG:
 
     def warm_up(self) -> list[threading.Thread]:
         """Start what a first question needs, side by side, in background threads: the Milvus client (Milvus
-        Lite starts a server process), the knowledge base's collection and then the embedding model it was built
-        with, jieba's dictionary and IDF table, and the answer chain's imports. Returns the threads (daemons)."""
+        Lite starts a server process) and the knowledge base's collection, the embedding model it was built with
+        (beside Milvus when the KB's stamp names the model, else once Milvus has said which), jieba's dictionary
+        and IDF table, and the answer chain's LangChain runnables. Returns the threads (daemons)."""
+        import importlib
+
+        stamped = self._stamped()  # read before the Milvus client exists, which voids stamps for this process
+        imported = threading.Event()
 
         def milvus() -> None:
+            try:
+                importlib.import_module("pymilvus")
+            finally:
+                imported.set()
             if self.store.has_kb(self.kb):
                 self.store.load(self.kb)
-            _ = self.embedder  # loads the model the knowledge base was built with
+            if stamped is None:
+                _ = self.embedder
+
+        def embedding() -> None:
+            self._load_embedder(lambda: stamped["info"])
 
         def words() -> None:
             import jieba
@@ -193,13 +210,22 @@ class DomainRAG:
             tfidf()
 
         def chain() -> None:
-            import importlib
-
-            importlib.import_module("domainrag.chain")  # LangChain's runnables and prompts
+            self.answer_chain.prepare  # noqa: B018 - builds the runnables: imports LangChain
 
         from domainrag.background import in_background
 
-        return [in_background(job, f"warm-{job.__name__}") for job in (milvus, words, chain)]
+        def after_import(job: Any) -> Any:
+            def run() -> None:
+                imported.wait(10)
+                job()
+
+            return run
+
+        # With two cores the jobs compete for the interpreter: Milvus's start is the longest path, so its import
+        # runs alone and the rest go while its server process starts and loads the collection.
+        jobs = (embedding, words, chain) if stamped is not None else (words, chain)
+        return [in_background(milvus, "warm-milvus")] + [in_background(after_import(job), f"warm-{job.__name__}")
+                                                         for job in jobs]
 
     def kb_version(self) -> str:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""

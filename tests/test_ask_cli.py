@@ -107,3 +107,18 @@ def test_python_dash_m_runs_the_same_command_line() -> None:
                             text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     assert {"law", "finance", "medical", "education", "math"} <= {p["name"] for p in json.loads(result.stdout)}
+
+
+def test_jieba_is_quiet_without_being_imported_up_front(tmp_path: Path) -> None:
+    script = ("import sys\n"
+              "from domainrag.cli.common import quiet_libraries\n"
+              "quiet_libraries()\n"
+              "assert 'jieba' not in sys.modules\n"
+              "import jieba\n"
+              f"jieba.dt.tmp_dir = {str(tmp_path)!r}\n"
+              "jieba.initialize()\n"
+              "print(jieba.lcut('盗窃公私财物'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "盗窃" in done.stdout
+    assert "prefix dict" not in done.stderr and done.stderr.strip() == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -30,6 +31,13 @@ EmbeddingOpt = typer.Option(None, "--embedding-model", help="Embedding model: a 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
 
 
+class _AtLeastWarning(logging.Filter):
+    """Lets through warnings and errors only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
 def quiet_libraries() -> None:
     """Offline hub, no tokenizer fork warnings, no jieba chatter on stderr."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,19 +47,17 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # gRPC's C core logs keepalive GOAWAYs between pymilvus and the in-process Milvus Lite server.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    import logging
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    try:
-        import jieba
+    # jieba resets its logger to DEBUG when imported; a filter on that logger outlives the import, so jieba need
+    # not be imported here (a cache hit never imports it)
+    jieba_logger = logging.getLogger("jieba")
+    if not any(isinstance(f, _AtLeastWarning) for f in jieba_logger.filters):
+        jieba_logger.addFilter(_AtLeastWarning())
 
-        jieba.setLogLevel(logging.WARNING)
-    except ImportError:
-        pass
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
