@@ -48,6 +48,10 @@ class DomainRAG:
         self._embedder: Embedder | StaticEmbedder | None = embedder
         self._retriever: Retriever | None = retriever
         self._stamps = KBStamps.for_uri(self.uri)  # None on a Milvus server
+        self._warm_lock = threading.Lock()
+        self._milvus_warming: threading.Thread | None = None
+        self._pymilvus_imported = threading.Event()
+        self._warm_milvus_to_embed = False  # cached_answer(warm_up_milvus=True) sets it during its lookup
 
     @classmethod
     def from_pack(cls, pack: str | Path | Pack, uri: str | None = None, kb: str | None = None, **kwargs: Any) -> "DomainRAG":
@@ -183,23 +187,10 @@ class DomainRAG:
         Lite starts a server process) and the knowledge base's collection, the embedding model it was built with
         (beside Milvus when the KB's stamp names the model, else once Milvus has said which), jieba's dictionary
         and IDF table, and the answer chain's LangChain runnables. Returns the threads (daemons)."""
-        import importlib
-
         stamped = self._stamped()  # read before the Milvus client exists, which voids stamps for this process
-        imported = threading.Event()
-
-        def milvus() -> None:
-            try:
-                importlib.import_module("pymilvus")
-            finally:
-                imported.set()
-            if self.store.has_kb(self.kb):
-                self.store.load(self.kb)
-            if stamped is None:
-                _ = self.embedder
 
         def embedding() -> None:
-            self._load_embedder(lambda: stamped["info"])
+            self._load_embedder((lambda: stamped["info"]) if stamped is not None else self._kb_info)
 
         def words() -> None:
             import jieba
@@ -216,16 +207,35 @@ class DomainRAG:
 
         def after_import(job: Any) -> Any:
             def run() -> None:
-                imported.wait(10)
+                self._pymilvus_imported.wait(10)
                 job()
 
             return run
 
         # With two cores the jobs compete for the interpreter: Milvus's start is the longest path, so its import
         # runs alone and the rest go while its server process starts and loads the collection.
-        jobs = (embedding, words, chain) if stamped is not None else (words, chain)
-        return [in_background(milvus, "warm-milvus")] + [in_background(after_import(job), f"warm-{job.__name__}")
-                                                         for job in jobs]
+        return [self._warm_milvus()] + [in_background(after_import(job), f"warm-{job.__name__}")
+                                        for job in (embedding, words, chain)]
+
+    def _warm_milvus(self) -> threading.Thread:
+        """Start, once, the Milvus client and the knowledge base's collection in a background thread."""
+
+        def milvus() -> None:
+            import importlib
+
+            try:
+                importlib.import_module("pymilvus")
+            finally:
+                self._pymilvus_imported.set()
+            if self.store.has_kb(self.kb):
+                self.store.load(self.kb)
+
+        from domainrag.background import in_background
+
+        with self._warm_lock:
+            if self._milvus_warming is None:
+                self._milvus_warming = in_background(milvus, "warm-milvus")
+            return self._milvus_warming
 
     def kb_version(self) -> str:
         """Identifies the current contents of the knowledge base (changes on every effective ingest)."""
@@ -281,7 +291,7 @@ class DomainRAG:
 
             settings = CacheSettings.from_pack(self.pack)
             self._answer_cache = AnswerCache(self.pack, kb=self.kb, kb_version=self._current_kb_version,
-                                             embedder=lambda: self.embedder, uri=self.uri, token=self.token,
+                                             embedder=self._question_embedder, uri=self.uri, token=self.token,
                                              embedding_model=self.embedding_model_name,
                                              settings=settings) if settings.enabled else None
             self._answer_cache_set = True
@@ -345,11 +355,26 @@ class DomainRAG:
                            max_new_tokens=max_new_tokens, cancel=cancel).answer
 
     def cached_answer(self, question: str, history: list[Any] | None = None, k: int | None = None,
-                      adapter: str | None = None, max_new_tokens: int | None = None) -> Any:
+                      adapter: str | None = None, max_new_tokens: int | None = None,
+                      warm_up_milvus: bool = False) -> Any:
         """The cached ``Answer`` that ``ask`` would return, or None on a miss; it never searches or generates. In
         a fresh process with a Milvus Lite file it starts neither Milvus nor LangChain (see ``_current_kb_version``),
-        which is how ``domainrag ask`` answers a repeated question quickly."""
-        return self.answer_chain.cached(question, history, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
+        which is how ``domainrag ask`` answers a repeated question quickly.
+
+        ``warm_up_milvus``: when the question is not cached word for word, so that the lookup must load the
+        embedding model to embed it (and most such lookups miss), start Milvus in the background first (as
+        ``warm_up`` does), so that its start overlaps the lookup."""
+        self._warm_milvus_to_embed = warm_up_milvus
+        try:
+            return self.answer_chain.cached(question, history, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
+        finally:
+            self._warm_milvus_to_embed = False
+
+    def _question_embedder(self) -> Embedder | StaticEmbedder:
+        """The answer cache's question embedder: ``embedder``, after starting Milvus if ``cached_answer`` asks."""
+        if self._warm_milvus_to_embed:
+            self._warm_milvus()
+        return self.embedder
 
     def stream(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,
                adapter: str | None = None, max_new_tokens: int | None = None, cancel: Any = None) -> Any:

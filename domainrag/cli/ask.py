@@ -126,9 +126,10 @@ def ask(
         rag = open_rag(pack, uri, kb, embedding_model, token).with_llm(
             endpoint=llm_endpoint, model=llm_model, base_model=base_model,
             answer_mode=answer_mode_for(mode, llm_endpoint, base_model))
-        # a repeated question is served from the cache before Milvus, the models or LangChain start
+        # a repeated question is served from the cache before Milvus, the models or LangChain start; Milvus starts
+        # beside a lookup that must embed the question (most such lookups miss)
         answer = None if no_cache else rag.cached_answer(question, turns, k=k, adapter=adapter,
-                                                         max_new_tokens=max_new_tokens)
+                                                         max_new_tokens=max_new_tokens, warm_up_milvus=True)
         if answer is None:
             rag.warm_up()
             stream = rag.stream(question, turns, **options)
