@@ -76,6 +76,19 @@ WARM = textwrap.dedent("""
                      ensure_ascii=False))
 """)
 
+NEW_QUESTION = textwrap.dedent("""
+    import json, sys, threading
+    from domainrag import DomainRAG
+    from domainrag.store import is_connected
+
+    rag = DomainRAG.from_pack("law", uri=sys.argv[1], kb="stamped")
+    answer = rag.cached_answer(sys.argv[2], warm_up_milvus=sys.argv[3] == "warm")
+    for thread in threading.enumerate():
+        if thread.name == "domainrag-warm-milvus":
+            thread.join(120)
+    print(json.dumps({"answer": answer is not None, "milvus": is_connected(sys.argv[1])}))
+""")
+
 
 def _run(*args: str, env: dict[str, str]) -> str:
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
@@ -99,6 +112,9 @@ def test_a_fresh_process_serves_a_repeat_without_milvus_and_never_a_stale_answer
     assert fresh["loaded"] == []  # no Milvus client, no LangChain, no embedding model, no jieba
     again = json.loads(_run(*cli, "ask", QUESTION, *where, "--json", env=env))  # the CLI takes the same path
     assert again["cache_hit"] is True and again["answer"] == first["answer"]
+    other = "公司的董事会由几名成员组成？"  # not cached: the lookup must embed it, and misses
+    assert json.loads(_run("-c", NEW_QUESTION, db, other, "cold", env=env)) == {"answer": False, "milvus": False}
+    assert json.loads(_run("-c", NEW_QUESTION, db, other, "warm", env=env)) == {"answer": False, "milvus": True}
     warmed = json.loads(_run("-c", WARM, db, QUESTION, env=env))  # the stamp names the model: it loads beside Milvus
     assert "三十日" in warmed["top"] and warmed["model"] == warmed["built_with"] and warmed["alive"] == []
 
