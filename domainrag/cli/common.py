@@ -59,7 +59,6 @@ def quiet_libraries() -> None:
         jieba_logger.addFilter(_AtLeastWarning())
 
 
-
 def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print one error line to stderr and exit."""
     err.print(f"[bold red]error:[/] {message}", markup=True)
