@@ -248,8 +248,13 @@ class DomainRAG:
             return str(stamped["version"])
         if not self.store.has_kb(self.kb):
             return None
+        version = self.kb_version()
         if self._stamps is None:
-            return self.kb_version()
+            return version
+        stamped = self._stamps.read(self.kb)
+        if stamped is not None and stamped.get("version") == version:  # a serve process asks on every question
+            return version
+        # (re)stamp: both facts are read again between two looks at the file (``KBStamps.record``)
         return str(self._stamps.record(self.kb, lambda: {"version": self.kb_version(),
                                                          "info": asdict(self.store.kb_info(self.kb))})["version"])
 
