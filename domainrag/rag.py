@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from domainrag.background import in_background
 from domainrag.chunk_store import KBInfo, check_embedding_version
 from domainrag.config import env_override, resolve_uri, validate_kb_name
 from domainrag.embed import Embedder, StaticEmbedder, get_embedder
@@ -203,8 +204,6 @@ class DomainRAG:
         def chain() -> None:
             self.answer_chain.prepare  # noqa: B018 - builds the runnables: imports LangChain
 
-        from domainrag.background import in_background
-
         def after_import(job: Any) -> Any:
             def run() -> None:
                 self._pymilvus_imported.wait(10)
@@ -229,8 +228,6 @@ class DomainRAG:
                 self._pymilvus_imported.set()
             if self.store.has_kb(self.kb):
                 self.store.load(self.kb)
-
-        from domainrag.background import in_background
 
         with self._warm_lock:
             if self._milvus_warming is None:
