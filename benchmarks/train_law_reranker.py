@@ -11,13 +11,11 @@
    recall@1/5 of the fused order and of the reranked order under 5-fold cross-validation (questions split by
    fold, five shuffles): the figure to expect on unseen questions. The shipped weights are fit on all of them.
 
-Needs the whole law/laws corpus in a KB (benchmarks/retrieval.py builds one). The embedding is also the law pack's
-dense search model, so the KB's vectors come from it: a new embedding (~18 minutes on two cores) ends the run, and
-the weights are fit once the KB has been ingested again with it (~2 minutes), with ``--reuse-embedding``:
+Needs the whole law/laws corpus in a KB built with the law pack (benchmarks/retrieval.py builds one); the features
+include the KB's own dense ranking (multilingual-e5-small for the pack's KBs), so fit the weights on such a KB. A new
+embedding (~18 minutes on two cores) ends the run; the weights are then fit with ``--reuse-embedding`` (~30 s):
 
     python benchmarks/train_law_reranker.py [--uri /tmp/bench-home/milvus.db] [--kb laws] [--out domains/law/reranker]
-    domainrag kb delete laws --uri /tmp/bench-home/milvus.db --yes
-    domainrag ingest ../shared/data/law/laws --pack law --kb laws --uri /tmp/bench-home/milvus.db
     python benchmarks/train_law_reranker.py --reuse-embedding [--uri …] [--kb laws] [--out domains/law/reranker]
 """
 
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
 # Column order of the fit (it shapes the solver's path; the shipped weights were fit in this order).
 FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
             "general_section", "liability_section", "log_article", "sim_gap", "sim_rr", "doc_share",
-            "doc_score_share")
+            "doc_score_share", "dense_rr", "dense_score")
 _NUM = "[零〇一二三四五六七八九十百千两]+"  # Chinese article numbers only (narrower than numerals.NUMERAL)
 _ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
 _TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"
@@ -294,8 +292,8 @@ def main() -> int:
         embedding_dir.mkdir(parents=True, exist_ok=True)
         chunks = [Hit.from_row(row) for row in rag.store.chunks(args.kb)]
         train_embedding(chunks, statute, embedding_dir, args.dim, args.epochs)
-        print(f"embedding saved to {embedding_dir}; ingest the KB again with it (its dense vectors come from it), "
-              "then fit the weights with --reuse-embedding", file=sys.stderr)
+        print(f"embedding saved to {embedding_dir}; now fit the weights with --reuse-embedding (a KB built with it, "
+              "as the medical pack's are, needs ingesting again)", file=sys.stderr)
         return 0
     items = lawbench_items(rag, args.kb, dev)
     probe = LinearReranker(weights={}, bias=0.0, depth=args.depth, embedder=embedder, preferred=statute)

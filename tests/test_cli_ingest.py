@@ -45,7 +45,7 @@ def test_cli_json_outputs_and_kb_commands(tmp_path: Path) -> None:
 
     listing = cli("kb", "list", "--uri", db, "--json", home=tmp_path)
     assert json.loads(listing.stdout) == [{"kb": "cli_kb", "pack": "law", "chunks": summary["chunks_total"],
-                                           "files": 1, "embedding_model": "reranker/embedding"}]  # the pack's own
+                                           "files": 1, "embedding_model": "multilingual-e5-small"}]  # the pack's own
     deleted = cli("kb", "delete", "cli_kb", "--uri", db, "--yes", home=tmp_path)
     assert deleted.returncode == 0
     missing = cli("kb", "stats", "cli_kb", "--uri", db, home=tmp_path)

