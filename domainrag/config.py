@@ -19,6 +19,15 @@ def domainrag_home() -> Path:
     return home
 
 
+def converted_model_dir(name: str, source: Path) -> Path:
+    """Where a converted copy of the model file ``source`` is kept (``DOMAINRAG_MODEL_CACHE``, default
+    ``DOMAINRAG_HOME/models``): ``<name>-<key>``, the key changing with the file's path, size and modification time."""
+    stat = source.stat()
+    key = hashlib.sha1(f"{source}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
+    root = Path(os.environ.get("DOMAINRAG_MODEL_CACHE") or domainrag_home() / "models").expanduser()
+    return root / f"{name}-{key}"
+
+
 def default_uri() -> str:
     """``DOMAINRAG_MILVUS_URI`` if set, else the local Milvus server while it runs (``domainrag milvus start``),
     else the Milvus Lite file under the home folder."""

