@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 # Column order of the fit (it shapes the solver's path; the shipped weights were fit in this order).
 FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
             "general_section", "liability_section", "log_article", "sim_gap", "sim_rr", "doc_share",
-            "doc_score_share", "dense_rr", "dense_score")
+            "doc_score_share", "dense_rr", "dense_score", "dense_sim_gap", "dense_sim_rr")
 _NUM = "[零〇一二三四五六七八九十百千两]+"  # Chinese article numbers only (narrower than numerals.NUMERAL)
 _ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
 _TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"
@@ -205,7 +205,7 @@ def candidates(rag, items, reranker, depth: int):
     from tqdm import tqdm
 
     for question, gold in tqdm(items, desc="features", file=sys.stderr):
-        hits, legs = rag.retriever.fused(question, rag.retriever.candidates)
+        hits, legs = rag.retriever.fused(question, rag.retriever.candidates, rescore=depth)
         head = hits[:depth]
         features = reranker.features(question, head, legs)
         x = np.stack([features[name] for name in FEATURES], axis=1)

@@ -24,13 +24,14 @@ from domainrag.hit import Hit
 from domainrag.ingestion.documents import search_text
 from domainrag.numerals import article_number as parse_article_label
 from domainrag.query import bm25_query
+from domainrag.retrieve import DENSE_HEAD
 
 _ABSENT_RANK = 300
 _PASSAGE_CACHE_SIZE = 50_000  # vectors kept by chunk id: 1 KB each at 256 dimensions
 _LEGS = ("words", "grams", "dense")
 FEATURE_NAMES = ("log_rank", *(f"{leg}_{kind}" for leg in _LEGS for kind in ("rr", "score")), "preferred",
                  "log_length", "general_section", "liability_section", "log_article", "doc_share",
-                 "doc_score_share", "sim_gap", "sim_rr")
+                 "doc_score_share", "sim_gap", "sim_rr", "dense_sim_gap", "dense_sim_rr")
 _GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
 _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
 
@@ -52,9 +53,28 @@ def _leg_lookup(ranking: list[Hit]) -> dict[str, tuple[int, float]]:
     return {hit.chunk_id: (rank, hit.score / top) for rank, hit in enumerate(ranking, start=1)}
 
 
+def _similarity_features(similarities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's gap to the most similar one and its reciprocal rank by similarity, 1 / (5 + rank)."""
+    rank = np.empty(len(similarities))
+    rank[np.argsort(-similarities, kind="stable")] = np.arange(1, len(similarities) + 1)
+    return similarities - similarities.max(), 1.0 / (5 + rank)
+
+
+def _dense_similarities(hits: list[Hit], legs: dict[str, list[Hit]]) -> np.ndarray | None:
+    """The KB's dense similarity of each candidate to the query, from the ``DENSE_HEAD`` leg; None without it."""
+    ranking = legs.get(DENSE_HEAD)
+    if not ranking:
+        return None
+    scores = {hit.chunk_id: hit.score for hit in ranking}
+    floor = min(scores.values())
+    return np.array([scores.get(hit.chunk_id, floor) for hit in hits], dtype=np.float64)
+
+
 def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities: np.ndarray,
                        preferred: re.Pattern[str] | None) -> dict[str, np.ndarray]:
-    """Feature name → one value per candidate (``hits`` in fused order; ``legs``: each search's own ranking)."""
+    """Feature name → one value per candidate (``hits`` in fused order; ``legs``: each search's own ranking;
+    ``similarities``: the reranker's own embedding's). Without a ``DENSE_HEAD`` leg the dense similarity features
+    are 0."""
     n = len(hits)
     lookups = {name: _leg_lookup(ranking) for name, ranking in legs.items()}
     doc_count: dict[str, int] = {}
@@ -63,8 +83,6 @@ def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities
         doc_count[hit.title] = doc_count.get(hit.title, 0) + 1
         doc_score[hit.title] = doc_score.get(hit.title, 0.0) + hit.score
     total_score = sum(hit.score for hit in hits) or 1.0
-    sim_rank = np.empty(n)
-    sim_rank[np.argsort(-similarities, kind="stable")] = np.arange(1, n + 1)
     features: dict[str, list[float]] = {}
 
     def put(name: str, value: float) -> None:
@@ -84,9 +102,12 @@ def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities
         put("log_article", math.log1p(min(article_number(hit), 2000)))
         put("doc_share", doc_count[title] / n)
         put("doc_score_share", doc_score[title] / total_score)
-    features["sim_gap"] = list(similarities - similarities.max()) if n else []
-    features["sim_rr"] = list(1.0 / (5 + sim_rank))
-    return {name: np.asarray(values, dtype=np.float64) for name, values in features.items()}
+    arrays = {name: np.asarray(values, dtype=np.float64) for name, values in features.items()}
+    empty = np.zeros(n)
+    arrays["sim_gap"], arrays["sim_rr"] = _similarity_features(similarities) if n else (empty, empty)
+    dense = _dense_similarities(hits, legs) if n else None
+    arrays["dense_sim_gap"], arrays["dense_sim_rr"] = (empty, empty) if dense is None else _similarity_features(dense)
+    return arrays
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -11,9 +12,10 @@ from domainrag.errors import ConfigError
 from domainrag.hit import Hit
 from domainrag.query import bm25_query
 
-__all__ = ["MODES", "Hit", "Retriever", "SearchBackend", "distinct_passages", "rrf_fuse"]
+__all__ = ["DENSE_HEAD", "MODES", "Hit", "Retriever", "SearchBackend", "distinct_passages", "rrf_fuse"]
 
 MODES = ("hybrid", "dense", "bm25")
+DENSE_HEAD = "dense_head"  # the leg that ranks the first fused candidates by the dense model (``Retriever.fused``)
 # The BM25 searches run here while the calling thread embeds the query and searches the dense index (all release
 # the GIL).
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-bm25")
@@ -120,16 +122,31 @@ class Retriever:
             searches["grams"] = (_LEXICAL_POOL.submit(self.grams, query, limit), self.grams_weight)
         return searches
 
-    def fused(self, query: str, depth: int, mode: str = "hybrid") -> tuple[list[Hit], dict[str, list[Hit]]]:
+    def fused(self, query: str, depth: int, mode: str = "hybrid",
+              rescore: int = 0) -> tuple[list[Hit], dict[str, list[Hit]]]:
         """Distinct fused candidates (``bm25`` or ``hybrid``) and each search's own ranking by name
-        (``dense``, ``words``, ``grams``): what the reranker scores and is trained on."""
+        (``dense``, ``words``, ``grams``): what the reranker scores and is trained on. With ``rescore`` (hybrid), the
+        first ``rescore`` candidates are also ranked by the dense model, every one of them and not only those its own
+        search returned (``DENSE_HEAD``; it takes no part in the fusion)."""
         pending = self._lexical_searches(query, depth)
         dense_wanted = mode == "hybrid" and self.dense_weight > 0
-        legs: dict[str, list[Hit]] = {"dense": self.dense(query, depth)} if dense_wanted else {}
+        vector = self.embedder.encode_query(query).tolist() if dense_wanted else None
+        legs: dict[str, list[Hit]] = {}
+        if vector is not None:
+            legs["dense"] = self.store.search_dense(self.kb, vector, depth)
         weights = [self.dense_weight] if dense_wanted else []
         legs.update((name, search.result()) for name, (search, _) in pending.items())
         weights += [weight for _, weight in pending.values()]
-        return distinct_passages(self._fuse(list(legs.values()), weights)), legs
+        hits = distinct_passages(self._fuse(list(legs.values()), weights))
+        if vector is not None and rescore > 0 and hits:
+            legs[DENSE_HEAD] = self.dense_ranking(vector, hits[:rescore])
+        return hits, legs
+
+    def dense_ranking(self, vector: list[float], hits: list[Hit]) -> list[Hit]:
+        """``hits`` ranked by the dense similarity of their chunks to ``vector``: one search restricted to their ids
+        (the stored vectors; nothing is embedded again)."""
+        ids = sorted({hit.chunk_id for hit in hits})
+        return self.store.search_dense(self.kb, vector, len(ids), expr=f"id in {json.dumps(ids)}")
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
@@ -140,8 +157,9 @@ class Retriever:
         if mode == "dense":
             hits = distinct_passages(self.dense(query, depth))
         else:
-            hits, legs = self.fused(query, depth, mode)
-            if mode == "hybrid" and self.reranker is not None:
+            reranking = mode == "hybrid" and self.reranker is not None
+            hits, legs = self.fused(query, depth, mode, rescore=self.reranker.depth if reranking else 0)
+            if reranking:
                 hits = self.reranker.rerank(query, hits, legs)
             if self.follower is not None:
                 hits = self.follower.expand(hits, query)

@@ -16,6 +16,7 @@ from domainrag.hit import Hit
 from domainrag.embed import StaticEmbedder
 from domainrag.rerank import (FEATURE_NAMES, LinearReranker, article_number, candidate_features, load_embedding,
                               passage_text)
+from domainrag.retrieve import DENSE_HEAD
 
 LAW_RERANKER = Path(__file__).resolve().parents[1] / "domains" / "law" / "reranker"
 QUESTIONS = Path(__file__).resolve().parents[1] / "domains" / "law" / "eval" / "articles_lawbench_3-2.jsonl"
@@ -52,6 +53,11 @@ def test_features_describe_each_candidate():
     assert list(features["sim_rr"]) == pytest.approx([1 / 8, 1 / 6, 1 / 7])
     assert list(features["log_length"]) == pytest.approx([math.log(len(passage_text(r))) for r in rows])
     assert sorted(features) == sorted(FEATURE_NAMES)
+    assert list(features["dense_sim_gap"]) == [0.0, 0.0, 0.0] and list(features["dense_sim_rr"]) == [0.0, 0.0, 0.0]
+    legs[DENSE_HEAD] = [replace(rows[2], score=0.8), replace(rows[0], score=0.6), replace(rows[1], score=0.3)]
+    dense = candidate_features(rows, legs, np.array([0.2, 0.9, 0.5]), re.compile("(法|法典)$"))
+    assert list(dense["dense_sim_gap"]) == pytest.approx([-0.2, -0.5, 0.0])
+    assert list(dense["dense_sim_rr"]) == pytest.approx([1 / 7, 1 / 8, 1 / 6])
     assert article_number(row("x", "民法典", "", 0, article="第一千零七十九条")) == 1079
     assert article_number(row("y", "民法典", "", 0)) == 0
 
@@ -72,6 +78,25 @@ def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
     assert [r.score for r in rows] == [0.5, 0.4, 0.3, 0.2]  # the fused hits are left unchanged
     by_fused_rank = LinearReranker(weights={"log_rank": -1.0}, bias=0.0, depth=3, embedder=law_embedding)
     assert [r.chunk_id for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
+
+
+def test_dense_head_ranks_every_candidate_by_its_stored_vector(law_rag):
+    """The reranker's dense similarity covers each of the first candidates, not only those the dense search found:
+    one search restricted to their ids, scored with the vectors stored at ingest."""
+    retriever = law_rag.retriever
+    question = "盗窃公私财物，数额较大的，应当如何处罚？"
+    hits, legs = retriever.fused(question, retriever.candidates, rescore=12)
+    head = hits[:12]
+    assert len(head) == 12 and DENSE_HEAD not in retriever.fused(question, retriever.candidates)[1]
+    ranking = legs[DENSE_HEAD]
+    assert sorted(hit.chunk_id for hit in ranking) == sorted(hit.chunk_id for hit in head)
+    assert [hit.score for hit in ranking] == sorted((hit.score for hit in ranking), reverse=True)
+    assert {hit.chunk_id for hit in head} - {hit.chunk_id for hit in legs["dense"][:12]}  # some came from BM25 alone
+    stored = {row["id"]: np.array(row["dense"]) for row in law_rag.store.client.get(
+        law_rag.kb, ids=[hit.chunk_id for hit in head], output_fields=["dense"])}
+    query = np.asarray(retriever.embedder.encode_query(question))
+    assert [hit.score for hit in ranking] == pytest.approx([float(stored[hit.chunk_id] @ query) for hit in ranking],
+                                                           abs=1e-4)
 
 
 def test_static_embedding_loads_without_torch_and_matches_sentence_transformers(law_embedding):
