@@ -61,18 +61,11 @@ def fit_adapter(queries, passages, labels, strength: float, epochs: int = 200, t
     return matrix.detach().numpy()
 
 
-def similarity_columns(similarities):
-    """Gap to the most similar candidate and 1 / (5 + rank), as the reranker's other similarity features."""
-    import numpy as np
-
-    rank = np.empty(len(similarities))
-    rank[np.argsort(-similarities, kind="stable")] = np.arange(1, len(similarities) + 1)
-    return np.column_stack([similarities - similarities.max(), 1.0 / (5 + rank)])
-
-
 def out_of_fold(queries, passages, labels, strength: float, folds: int = 5):
     """Each question's adapted-similarity columns from a W fit on the other folds."""
     import numpy as np
+
+    from domainrag.rerank import similarity_features
 
     order = list(range(len(queries)))
     random.Random(0).shuffle(order)
@@ -83,7 +76,7 @@ def out_of_fold(queries, passages, labels, strength: float, folds: int = 5):
         matrix = fit_adapter(queries[train], [passages[i] for i in train], [labels[i] for i in train], strength)
         for i in test:
             moved = matrix @ queries[i]
-            columns[i] = similarity_columns(passages[i] @ (moved / np.linalg.norm(moved)))
+            columns[i] = np.column_stack(similarity_features(passages[i] @ (moved / np.linalg.norm(moved))))
     return columns
 
 

@@ -74,6 +74,11 @@ class Embedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.version = ""  # not tracked: a transformer is named by its hub name or folder, ``default`` by its package
+        # a model whose prompts name "query" / "document" ones (e5: "query: " / "passage: ") gets them, as
+        # sentence-transformers' encode_query / encode_document would give them
+        prompts = getattr(self.model, "prompts", None) or {}
+        self._query_prompt = prompts.get("query", "")
+        self._document_prompt_name = "document" if "document" in prompts else None
         if self.model.device.type == "cpu":
             # bfloat16 where the CPU has it natively: faster than float32, with vectors close enough that knowledge
             # bases built either way stay compatible (README "Embeddings", benchmarks/ingest.py)
@@ -84,13 +89,10 @@ class Embedder:
         """Embed texts → (n, dim) float32, L2-normalised (so inner product = cosine)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # a model whose prompts name a "document" one (e5: "passage: ") gets it, as sentence-transformers'
-        # encode_document would give it
-        prompt = "document" if "document" in (getattr(self.model, "prompts", None) or {}) else None
         with self._lock:
             vectors = self.model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False, prompt_name=prompt,
+                convert_to_numpy=True, show_progress_bar=False, prompt_name=self._document_prompt_name,
             )
         vectors = np.asarray(vectors, dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # unit again after bfloat16
@@ -103,8 +105,7 @@ class Embedder:
 
         with self._lock, torch.inference_mode():
             prepare = getattr(self.model, "preprocess", None) or self.model.tokenize  # preprocess: sentence-transformers 6
-            query_prompt = (getattr(self.model, "prompts", None) or {}).get("query", "")
-            features = batch_to_device(prepare([query_prompt + text]), self.model.device)
+            features = batch_to_device(prepare([self._query_prompt + text]), self.model.device)
             vector = self.model(features)["sentence_embedding"].float()
             vector = torch.nn.functional.normalize(vector, dim=-1)
         return vector[0].cpu().numpy()

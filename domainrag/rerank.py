@@ -29,6 +29,7 @@ from domainrag.retrieve import DENSE_HEAD
 _ABSENT_RANK = 300
 _PASSAGE_CACHE_SIZE = 50_000  # vectors kept by chunk id: 1 KB each at 256 dimensions
 _LEGS = ("words", "grams", "dense")
+_DENSE_HEAD_FEATURES = ("dense_sim_gap", "dense_sim_rr")
 FEATURE_NAMES = ("log_rank", *(f"{leg}_{kind}" for leg in _LEGS for kind in ("rr", "score")), "preferred",
                  "log_length", "general_section", "liability_section", "log_article", "doc_share",
                  "doc_score_share", "sim_gap", "sim_rr", "dense_sim_gap", "dense_sim_rr")
@@ -53,7 +54,7 @@ def _leg_lookup(ranking: list[Hit]) -> dict[str, tuple[int, float]]:
     return {hit.chunk_id: (rank, hit.score / top) for rank, hit in enumerate(ranking, start=1)}
 
 
-def _similarity_features(similarities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def similarity_features(similarities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each candidate's gap to the most similar one and its reciprocal rank by similarity, 1 / (5 + rank)."""
     rank = np.empty(len(similarities))
     rank[np.argsort(-similarities, kind="stable")] = np.arange(1, len(similarities) + 1)
@@ -104,9 +105,9 @@ def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities
         put("doc_score_share", doc_score[title] / total_score)
     arrays = {name: np.asarray(values, dtype=np.float64) for name, values in features.items()}
     empty = np.zeros(n)
-    arrays["sim_gap"], arrays["sim_rr"] = _similarity_features(similarities) if n else (empty, empty)
+    arrays["sim_gap"], arrays["sim_rr"] = similarity_features(similarities) if n else (empty, empty)
     dense = _dense_similarities(hits, legs) if n else None
-    arrays["dense_sim_gap"], arrays["dense_sim_rr"] = (empty, empty) if dense is None else _similarity_features(dense)
+    arrays["dense_sim_gap"], arrays["dense_sim_rr"] = (empty, empty) if dense is None else similarity_features(dense)
     return arrays
 
 
@@ -143,6 +144,12 @@ class LinearReranker:
 
     def __post_init__(self) -> None:
         self._passage_vectors: dict[str, np.ndarray] = {}  # chunk id (a content hash) → its unit vector
+
+    @property
+    def rescore_depth(self) -> int:
+        """How many fused candidates ``Retriever.fused`` should rank by the dense model for this reranker: its
+        ``depth`` when its weights use that ranking (``DENSE_HEAD``), else 0 (no search for unused features)."""
+        return self.depth if any(self.weights.get(name) for name in _DENSE_HEAD_FEATURES) else 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts`` under the reranker's embedding."""

@@ -129,12 +129,12 @@ class Retriever:
         first ``rescore`` candidates are also ranked by the dense model, every one of them and not only those its own
         search returned (``DENSE_HEAD``; it takes no part in the fusion)."""
         pending = self._lexical_searches(query, depth)
-        dense_wanted = mode == "hybrid" and self.dense_weight > 0
-        vector = self.embedder.encode_query(query).tolist() if dense_wanted else None
         legs: dict[str, list[Hit]] = {}
-        if vector is not None:
-            legs["dense"] = self.store.search_dense(self.kb, vector, depth)
-        weights = [self.dense_weight] if dense_wanted else []
+        weights: list[float] = []
+        vector = None
+        if mode == "hybrid" and self.dense_weight > 0:
+            vector = self.embedder.encode_query(query).tolist()
+            legs["dense"], weights = self.store.search_dense(self.kb, vector, depth), [self.dense_weight]
         legs.update((name, search.result()) for name, (search, _) in pending.items())
         weights += [weight for _, weight in pending.values()]
         hits = distinct_passages(self._fuse(list(legs.values()), weights))
@@ -158,7 +158,7 @@ class Retriever:
             hits = distinct_passages(self.dense(query, depth))
         else:
             reranking = mode == "hybrid" and self.reranker is not None
-            hits, legs = self.fused(query, depth, mode, rescore=self.reranker.depth if reranking else 0)
+            hits, legs = self.fused(query, depth, mode, rescore=self.reranker.rescore_depth if reranking else 0)
             if reranking:
                 hits = self.reranker.rerank(query, hits, legs)
             if self.follower is not None:

@@ -78,6 +78,9 @@ def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):
     assert [r.score for r in rows] == [0.5, 0.4, 0.3, 0.2]  # the fused hits are left unchanged
     by_fused_rank = LinearReranker(weights={"log_rank": -1.0}, bias=0.0, depth=3, embedder=law_embedding)
     assert [r.chunk_id for r in by_fused_rank.rerank("盗窃", rows, {})] == ["a", "b", "c", "d"]
+    # the dense ranking of the candidates is searched for only when the weights use it
+    assert by_fused_rank.rescore_depth == 0 and by_similarity.rescore_depth == 0
+    assert replace(by_fused_rank, weights={"dense_sim_rr": 1.0}).rescore_depth == 3
 
 
 def test_dense_head_ranks_every_candidate_by_its_stored_vector(law_rag):
@@ -138,6 +141,7 @@ def test_law_pack_ships_a_reranker_that_can_be_turned_off(law_rag, monkeypatch):
     config = json.loads((LAW_RERANKER / "reranker.json").read_text(encoding="utf-8"))
     assert config["depth"] > 5 and config["weights"]
     assert law_rag.retriever.reranker is not None and law_rag.retriever.reranker.depth == config["depth"]
+    assert law_rag.retriever.reranker.rescore_depth == config["depth"]  # its weights use the dense ranking
     monkeypatch.setenv("DOMAINRAG_RERANKER", "off")
     from domainrag import DomainRAG
 
