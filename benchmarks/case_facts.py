@@ -10,7 +10,7 @@ from the statute. Rows, same KB, same run:
 
 - ``search``: the pack's search (hybrid + reranker) without citation following;
 - ``+ cited articles``: the same hits with the articles the top ``cited_depth`` non-statute hits cite by number
-  merged in (domainrag/cited.py);
+  merged in (domainrag/cited.py), below the top hit when the reranker is sure of it (``cited_keep_top``);
 - ``+ cited articles and charges``: also the articles of the charges (罪名) they or the question name (the law
   pack's setting, ``charges.json``);
 - ``lawbench 3-2`` before/after: the same two rows on LawBench 3-2 dev (no document removed), to show the
@@ -68,8 +68,10 @@ def ranks(retriever, follower, items, exclude_own: bool, depth: int = 50) -> tup
         if exclude_own:
             hits = [hit for hit in hits if hit.source != source]
         if follower is not None:
+            following = copy.copy(retriever)
+            following.follower = follower
             started = time.perf_counter()
-            hits = follower.expand(hits, question)
+            hits = following.follow_citations(hits, question)
             spent.append((time.perf_counter() - started) * 1000)
         found.append(next((rank for rank, hit in enumerate(hits[:10], start=1) if hit_matches(hit, gold)), None))
     return found, spent

@@ -100,10 +100,11 @@ class CitationFollower:
                 found.setdefault(ref, []).append(hit)
         return found
 
-    def expand(self, hits: list[Hit], query: str = "") -> list[Hit]:
+    def expand(self, hits: list[Hit], query: str = "", keep_first: bool = False) -> list[Hit]:
         """``hits`` with the articles their top ``depth`` cite (and the charges ``query`` names) merged in. A cited
         chunk names its first citing hit's title in ``metadata["cited_by"]`` ("question" when the question named
-        the charge); one that was not among ``hits`` takes that hit's score (the top hit's for the question)."""
+        the charge); one that was not among ``hits`` takes that hit's score (the top hit's for the question). With
+        ``keep_first`` the first hit stays first (the search is sure of it) and the cited articles rank below it."""
         cited = self.references(hits, query)
         if not cited:
             return hits
@@ -119,6 +120,8 @@ class CitationFollower:
                     merged[chunk.chunk_id] = replace(known or replace(chunk, score=score), metadata={
                         **chunk.metadata, "cited_by": citing.title if citing else "question"})
         order = sorted(merged, key=lambda chunk_id: -scores[chunk_id])  # stable: ties keep the search's order
+        if keep_first and hits:
+            order = [hits[0].chunk_id, *(chunk_id for chunk_id in order if chunk_id != hits[0].chunk_id)]
         return [merged[chunk_id] for chunk_id in order]
 
 

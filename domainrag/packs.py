@@ -37,6 +37,7 @@ class RetrievalSettings:
     reranker: str = ""           # folder (relative to the pack) of a learned reranker; "" for none
     cited_weight: float = 0.0    # RRF weight of the articles the top hits cite (domainrag/cited.py); 0 turns it off
     cited_depth: int = 10        # how many top hits are read for citations
+    cited_keep_top: float = 0.0  # a reranked top hit this probable (0-1) stays first when citations are followed; 0 off
     charges: str = ""            # file (relative to the pack) of charge names → articles, followed like citations
     score_threshold: float = 0.0
     chunk_size: int = 600
@@ -104,8 +105,10 @@ def _read_pack(folder: Path) -> Pack:
     except TypeError as exc:
         raise ConfigError(f"{toml_path}: bad [retrieval] section ({exc})") from None
     if not (isinstance(retrieval.cited_weight, (int, float)) and retrieval.cited_weight >= 0
-            and isinstance(retrieval.cited_depth, int) and retrieval.cited_depth >= 1):
-        raise ConfigError(f"{toml_path}: [retrieval] cited_weight must be a number >= 0 and cited_depth an integer >= 1")
+            and isinstance(retrieval.cited_depth, int) and retrieval.cited_depth >= 1
+            and isinstance(retrieval.cited_keep_top, (int, float)) and 0 <= retrieval.cited_keep_top <= 1):
+        raise ConfigError(f"{toml_path}: [retrieval] cited_weight must be a number >= 0, cited_depth an integer >= 1 "
+                          "and cited_keep_top a probability from 0 to 1")
     if retrieval.mode not in ("hybrid", "dense", "bm25"):
         raise ConfigError(f"{toml_path}: [retrieval] mode must be hybrid, dense or bm25, not {retrieval.mode!r}")
     pack = Pack(

@@ -116,7 +116,8 @@ class DomainRAG:
                                         rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
                                         bm25_weight=settings.bm25_weight, prefer_titles=settings.prefer_titles,
                                         prefer_weight=settings.prefer_weight, grams_weight=settings.grams_weight,
-                                        reranker=self._load_reranker(), follower=self._citation_follower())
+                                        reranker=self._load_reranker(), follower=self._citation_follower(),
+                                        cited_keep_top=settings.cited_keep_top)
         return self._retriever
 
     def _citation_follower(self) -> Any:

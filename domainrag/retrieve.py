@@ -72,16 +72,18 @@ class Retriever:
     it favours statutes (titles ending in 法/法典) over the interpretations, rules and cases that repeat their
     wording. Every mode returns distinct passages (``distinct_passages``). A pack's learned ``reranker``
     (domainrag/rerank.py) reorders the top hybrid candidates; a ``follower`` (domainrag/cited.py) then merges in the
-    articles the top hits cite.
+    articles the top hits cite, below the top hit when the reranker gives it a probability of at least
+    ``cited_keep_top`` (0: never kept).
     """
 
     def __init__(self, store: SearchBackend, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, prefer_titles: str = "",
                  prefer_weight: float = 0.0, grams_weight: float = 1.0, reranker: Any = None,
-                 follower: Any = None) -> None:
+                 follower: Any = None, cited_keep_top: float = 0.0) -> None:
         self.store = store
         self.reranker = reranker
         self.follower = follower
+        self.cited_keep_top = cited_keep_top
         self.prefer_titles = re.compile(prefer_titles) if prefer_titles and prefer_weight > 0 else None
         self.prefer_weight = prefer_weight
         self.kb = kb
@@ -148,6 +150,14 @@ class Retriever:
         ids = sorted({hit.chunk_id for hit in hits})
         return self.store.search_dense(self.kb, vector, len(ids), expr=f"id in {json.dumps(ids)}")
 
+    def follow_citations(self, hits: list[Hit], query: str, reranked: bool = True) -> list[Hit]:
+        """``hits`` with the articles they cite merged in by the ``follower``; the top hit stays first when it was
+        ``reranked`` and the reranker's probability for it reaches ``cited_keep_top``."""
+        if self.follower is None:
+            return hits
+        sure = reranked and self.cited_keep_top > 0 and bool(hits) and hits[0].score >= self.cited_keep_top
+        return self.follower.expand(hits, query, keep_first=sure)
+
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
@@ -161,6 +171,5 @@ class Retriever:
             hits, legs = self.fused(query, depth, mode, rescore=self.reranker.rescore_depth if reranking else 0)
             if reranking:
                 hits = self.reranker.rerank(query, hits, legs)
-            if self.follower is not None:
-                hits = self.follower.expand(hits, query)
+            hits = self.follow_citations(hits, query, reranked=reranking)
         return [replace(hit, rank=rank, score=round(float(hit.score), 6)) for rank, hit in enumerate(hits[:k], start=1)]

@@ -60,6 +60,24 @@ def test_case_facts_reach_the_article_their_interpretation_cites(cited_rag) -> N
     assert found.text.startswith("第二百六十四条 盗窃公私财物")
 
 
+def test_a_top_hit_the_reranker_is_sure_of_stays_first(cited_rag) -> None:
+    retriever = copy.copy(cited_rag.retriever)
+    plain = copy.copy(retriever)
+    plain.follower = None
+    top = plain.search(FACTS, k=1)[0]
+    assert 0 < top.score < 1  # the reranker's probability
+    governing = ("中华人民共和国刑法", "第二百六十四条")
+    retriever.cited_keep_top = 0.0
+    assert retriever.search(FACTS, k=5)[0].chunk_id != top.chunk_id  # a cited article outranks it
+    retriever.cited_keep_top = min(1.0, top.score + 1e-3)  # not sure enough
+    assert retriever.search(FACTS, k=5)[0].chunk_id != top.chunk_id
+    retriever.cited_keep_top = top.score - 1e-6
+    kept = retriever.search(FACTS, k=5)
+    assert kept[0].chunk_id == top.chunk_id
+    assert governing in [_article(hit) for hit in kept[1:]]  # still followed, below it
+    assert [hit.rank for hit in kept] == [1, 2, 3, 4, 5]
+
+
 def test_statutes_and_articles_missing_from_the_kb_are_not_followed(cited_rag) -> None:
     follower = cited_rag.retriever.follower
     statute = cited_rag.search("盗窃公私财物，数额较大的", k=1)[0]
@@ -103,6 +121,9 @@ def test_a_bad_cited_setting_is_one_config_error(tmp_path: Path) -> None:
     pack.mkdir()
     (pack / "pack.toml").write_text('[pack]\nname = "p"\n[retrieval]\ncited_weight = -1\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape("cited_weight must be a number >= 0")):
+        load_pack(str(pack))
+    (pack / "pack.toml").write_text('[pack]\nname = "p"\n[retrieval]\ncited_keep_top = 1.5\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="cited_keep_top a probability from 0 to 1"):
         load_pack(str(pack))
 
 
