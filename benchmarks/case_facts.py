@@ -63,13 +63,13 @@ def case_items(laws: Path) -> list[tuple[str, object, str]]:
 def ranks(retriever, follower, items, exclude_own: bool, depth: int = 50) -> tuple[list[int | None], list[float]]:
     """The gold article's 1-based rank in the top 10 (None if absent) and the time citation following took."""
     found, spent = [], []
+    following = copy.copy(retriever)  # the retriever's own citation step, with this follower
+    following.follower = follower
     for question, gold, source in items:
         hits = retriever.search(question, k=depth)
         if exclude_own:
             hits = [hit for hit in hits if hit.source != source]
         if follower is not None:
-            following = copy.copy(retriever)
-            following.follower = follower
             started = time.perf_counter()
             hits = following.follow_citations(hits, question)
             spent.append((time.perf_counter() - started) * 1000)
