@@ -89,7 +89,7 @@ def main() -> int:
             first = first if first is not None else (time.perf_counter() - started) * 1000
         baseline.append({"first_token_ms": first or 0.0, "total_ms": (time.perf_counter() - started) * 1000})
 
-    from domainrag.chain.relevance import RelevanceScorer
+    from domainrag.relevance import RelevanceScorer
 
     floor = rag.pack.retrieval.score_threshold
 

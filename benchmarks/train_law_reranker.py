@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 # Column order of the fit (it shapes the solver's path; the shipped weights were fit in this order).
 FEATURES = ("log_rank", "grams_score", "grams_rr", "words_score", "words_rr", "preferred", "log_length",
             "general_section", "liability_section", "log_article", "sim_gap", "sim_rr", "doc_share",
-            "doc_score_share", "dense_rr", "dense_score", "dense_sim_gap", "dense_sim_rr")
+            "doc_score_share", "dense_rr", "dense_score", "dense_sim_gap", "dense_sim_rr", "keyword_cover",
+            "keyword_cover_gap")
 _NUM = "[零〇一二三四五六七八九十百千两]+"  # Chinese article numbers only (narrower than numerals.NUMERAL)
 _ARTICLE_HEAD = re.compile(rf"^第{_NUM}条\s*")
 _TAIL = r"(?:第[一二三四五六七八九十]+款)?(?:第[一二三四五六七八九十]+项)?(?:的规定|规定)?"

@@ -24,6 +24,7 @@ from domainrag.hit import Hit
 from domainrag.ingestion.documents import search_text
 from domainrag.numerals import article_number as parse_article_label
 from domainrag.query import bm25_query
+from domainrag.relevance import RelevanceScorer
 from domainrag.retrieve import DENSE_HEAD
 
 _ABSENT_RANK = 300
@@ -32,7 +33,8 @@ _LEGS = ("words", "grams", "dense")
 _DENSE_HEAD_FEATURES = ("dense_sim_gap", "dense_sim_rr")
 FEATURE_NAMES = ("log_rank", *(f"{leg}_{kind}" for leg in _LEGS for kind in ("rr", "score")), "preferred",
                  "log_length", "general_section", "liability_section", "log_article", "doc_share",
-                 "doc_score_share", "sim_gap", "sim_rr", "dense_sim_gap", "dense_sim_rr")
+                 "doc_score_share", "sim_gap", "sim_rr", "dense_sim_gap", "dense_sim_rr", "keyword_cover",
+                 "keyword_cover_gap")
 _GENERAL_SECTION = re.compile(r"总\s*则|一般规定")
 _LIABILITY_SECTION = re.compile(r"法律责任|罚\s*则")
 
@@ -61,6 +63,14 @@ def similarity_features(similarities: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return similarities - similarities.max(), 1.0 / (5 + rank)
 
 
+def keyword_coverage(query: str, hits: list[Hit]) -> np.ndarray:
+    """Per candidate, the IDF-weighted share of the question's distinctive words its text contains, whole words only
+    (the relevance floor's score, ``domainrag.relevance``): how much of what the question is about the passage itself
+    speaks of, which BM25's saturating per-word scores and the fused rank do not say directly."""
+    scorer = RelevanceScorer(query, exact=True)
+    return np.array([scorer.score(hit.text) for hit in hits], dtype=np.float64)
+
+
 def _dense_similarities(hits: list[Hit], legs: dict[str, list[Hit]]) -> np.ndarray | None:
     """The KB's dense similarity of each candidate to the query, from the ``DENSE_HEAD`` leg; None without it."""
     ranking = legs.get(DENSE_HEAD)
@@ -72,10 +82,10 @@ def _dense_similarities(hits: list[Hit], legs: dict[str, list[Hit]]) -> np.ndarr
 
 
 def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities: np.ndarray,
-                       preferred: re.Pattern[str] | None) -> dict[str, np.ndarray]:
+                       preferred: re.Pattern[str] | None, coverage: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Feature name → one value per candidate (``hits`` in fused order; ``legs``: each search's own ranking;
-    ``similarities``: the reranker's own embedding's). Without a ``DENSE_HEAD`` leg the dense similarity features
-    are 0."""
+    ``similarities``: the reranker's own embedding's; ``coverage``: ``keyword_coverage``, 0 when not given). Without a
+    ``DENSE_HEAD`` leg the dense similarity features are 0."""
     n = len(hits)
     lookups = {name: _leg_lookup(ranking) for name, ranking in legs.items()}
     doc_count: dict[str, int] = {}
@@ -108,6 +118,8 @@ def candidate_features(hits: list[Hit], legs: dict[str, list[Hit]], similarities
     arrays["sim_gap"], arrays["sim_rr"] = similarity_features(similarities) if n else (empty, empty)
     dense = _dense_similarities(hits, legs) if n else None
     arrays["dense_sim_gap"], arrays["dense_sim_rr"] = (empty, empty) if dense is None else similarity_features(dense)
+    cover = empty if coverage is None or not n else np.asarray(coverage, dtype=np.float64)
+    arrays["keyword_cover"], arrays["keyword_cover_gap"] = cover, (cover - cover.max()) if n else empty
     return arrays
 
 
@@ -170,7 +182,8 @@ class LinearReranker:
         return passages @ self.encode([bm25_query(query)])[0]
 
     def features(self, query: str, hits: list[Hit], legs: dict[str, list[Hit]]) -> dict[str, np.ndarray]:
-        return candidate_features(hits, legs, self.similarities(query, hits), self.preferred)
+        return candidate_features(hits, legs, self.similarities(query, hits), self.preferred,
+                                  keyword_coverage(query, hits))
 
     def rerank(self, query: str, hits: list[Hit], legs: dict[str, list[Hit]]) -> list[Hit]:
         """``hits`` (fused, distinct) with the top ``depth`` reordered by the model; their scores become its

@@ -16,7 +16,8 @@ import pytest
 from domainrag import Answer, DomainRAG
 from domainrag.answer import QuestionError
 from domainrag.chain.citations import CitationFilter, clean_citations, cited_numbers
-from domainrag.chain.relevance import RelevanceScorer
+from domainrag.relevance import RelevanceScorer
+from domainrag.query import keywords
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ModelError
 from domainrag.llm.base import Generator
@@ -95,6 +96,22 @@ def test_relevance_score_is_keyword_coverage() -> None:
     article = "第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑。刑期从判决执行之日起计算。"
     assert scorer.score(article) > scorer.score("第二百六十四条 盗窃公私财物，数额较大的") > 0
     assert RelevanceScorer(OFF_TOPIC).score(article) == 0.0
+    # 盗窃罪 is found only in part (盗窃): partial credit, none when whole words are asked for
+    assert 0 < RelevanceScorer("盗窃罪", exact=True).score("盗窃罪的构成") == RelevanceScorer("盗窃罪").score("盗窃罪的构成")
+    assert RelevanceScorer("盗窃罪", exact=True).score(article) == 0.0 < RelevanceScorer("盗窃罪").score(article)
+
+
+def test_stand_in_names_are_not_keywords() -> None:
+    question = "场景：小明和小红合伙经营网店，张某私自转移网店货物，李先生是否应当承担赔偿责任？"
+    words = keywords(question)
+    assert not {"小明", "和小红", "小红", "张某", "李先生"} & set(words)
+    assert {"网店", "货物", "转移", "赔偿"} <= set(words)
+    # words the name pattern matches but jieba does not tag as a person's name stay
+    assert "老人" in keywords("老人赡养费如何计算？") and "小孩" in keywords("小孩在学校受伤谁负责？")
+    # so the relevance floor judges a passage by what the question is about, not by who is in it
+    passage = "第九十六条 合伙人执行合伙事务，将应当归合伙企业的利益据为己有的，依法承担赔偿责任。"
+    renamed = "场景：小李和小张合伙经营网店，王某私自转移网店货物，赵女士是否应当承担赔偿责任？"
+    assert RelevanceScorer(question).score(passage) == RelevanceScorer(renamed).score(passage) > 0.3
 
 
 # ---- the chain on the real KB (scripted generator) ---------------------------------------------

@@ -14,8 +14,9 @@ import pytest
 from domainrag.errors import ConfigError
 from domainrag.hit import Hit
 from domainrag.embed import StaticEmbedder
-from domainrag.rerank import (FEATURE_NAMES, LinearReranker, article_number, candidate_features, load_embedding,
-                              passage_text)
+from domainrag.query import keywords, tfidf
+from domainrag.rerank import (FEATURE_NAMES, LinearReranker, article_number, candidate_features, keyword_coverage,
+                              load_embedding, passage_text)
 from domainrag.retrieve import DENSE_HEAD
 
 LAW_RERANKER = Path(__file__).resolve().parents[1] / "domains" / "law" / "reranker"
@@ -60,6 +61,27 @@ def test_features_describe_each_candidate():
     assert list(dense["dense_sim_rr"]) == pytest.approx([1 / 7, 1 / 8, 1 / 6])
     assert article_number(row("x", "民法典", "", 0, article="第一千零七十九条")) == 1079
     assert article_number(row("y", "民法典", "", 0)) == 0
+    assert list(dense["keyword_cover"]) == [0.0, 0.0, 0.0]  # no coverage given
+    covered = candidate_features(rows, legs, np.array([0.2, 0.9, 0.5]), None, np.array([0.5, 0.25, 1.0]))
+    assert list(covered["keyword_cover"]) == [0.5, 0.25, 1.0]
+    assert list(covered["keyword_cover_gap"]) == [-0.5, -0.75, 0.0]
+
+
+def test_keyword_coverage_weighs_the_question_words_a_passage_contains_by_idf():
+    question = "场景：小李在超市盗窃财物被抓获，盗窃数额较大，应当如何处罚？"
+    words = keywords(question)
+    assert "盗窃" in words and "超市" in words
+    idf = tfidf().idf_freq
+    rows = [row("a", "刑法", "第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑", 0.3),
+            row("b", "消费者权益保护法", "第二十五条 经营者采用网络、电视、电话等方式销售商品", 0.2),
+            row("c", "零售商促销行为管理办法", "超市等零售商开展促销活动", 0.1)]
+    cover = keyword_coverage(question, rows)
+    assert cover[1] == 0.0  # none of the question's words
+    assert 0 < cover[2] < cover[0] < 1  # 超市 alone; 盗窃, 数额, 较大 … but not 超市
+    total = sum(idf.get(w, tfidf().median_idf) for w in words)
+    assert cover[2] == pytest.approx(idf.get("超市", tfidf().median_idf) / total)
+    assert len(set(keyword_coverage("", rows))) == 1  # no words to judge by: no candidate is favoured
+    assert len(keyword_coverage(question, [])) == 0
 
 
 def test_rerank_orders_the_head_by_the_model_and_keeps_the_tail(law_embedding):

@@ -14,7 +14,6 @@ question specific, and rejects the pair when any of these differ:
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import unicodedata
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 
 from domainrag.cache import lexicon
 from domainrag.cache.quantities import extract_quantities
+from domainrag.query import pos_cut
 
 _ASCII_WORD = re.compile(r"^[a-z][a-z'\-]*$")
 _HAS_WORD = re.compile(r"\w")
@@ -107,7 +107,7 @@ class QuestionGuard:
 
     def _fingerprint(self, question: str) -> Fingerprint:
         quantities, rest = extract_quantities(normalise(question))
-        words = [(piece, flag) for w, flag in _cut(rest) if w.strip() for piece in self._split_idiom(w.strip(), flag)]
+        words = [(piece, flag) for w, flag in pos_cut(rest) if w.strip() for piece in self._split_idiom(w.strip(), flag)]
         kinds: set[str] = set()
         modals: set[str] = set()
         negations = segment = 0
@@ -251,16 +251,3 @@ def _swapped_roles(x: Fingerprint, y: Fingerprint) -> tuple[str, str] | None:
     return None
 
 
-_jieba_ready = threading.Lock()
-
-
-def _cut(text: str) -> list[tuple[str, str]]:
-    """jieba POS segmentation (the dictionary loads once, quietly)."""
-    import jieba
-    import jieba.posseg as pseg
-
-    with _jieba_ready:
-        if not jieba.dt.initialized:
-            jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
-    return [(pair.word, pair.flag) for pair in pseg.lcut(text)]

@@ -118,7 +118,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 def lead_language(question: str, pack_language: str) -> str:
     """The language the lead is written in: the question's (a Chinese question gets 根据…, an English one
     According to …), the pack's when the question has neither."""
-    from domainrag.chain.relevance import has_cjk
+    from domainrag.query import has_cjk
 
     if has_cjk(question):
         return "zh"
@@ -148,7 +148,7 @@ def join_clauses(parts: list[str]) -> str:
 def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
     """The part of ``text`` that answers ``question``: the whole body when short, else the best-scoring run of
     consecutive sentences (keyword relevance per character kept) within ``max_chars``."""
-    from domainrag.chain.relevance import RelevanceScorer
+    from domainrag.relevance import RelevanceScorer
 
     parts = clauses(text)
     body = join_clauses(parts)

@@ -11,12 +11,13 @@ passage contains. credit is 1 for a word found as it is; a Chinese word found on
 gets the share of its characters found as one run of at least two; an English word found only by a
 prefix of at least four letters (penalties → penalt) likewise. 0 means no keyword in common, 1 means all.
 Passages below the pack's ``[retrieval] score_threshold`` are not given to the model; when none is left the
-answer says nothing relevant was found.
+answer says nothing relevant was found. The law reranker uses the same share with whole words only
+(``exact=True``) as one of its features: there partial credit ranks worse (benchmarks/train_law_reranker.py).
 """
 
 from __future__ import annotations
 
-from domainrag.query import keywords, tfidf
+from domainrag.query import has_cjk, keywords, tfidf
 
 _CJK_MIN, _LATIN_MIN = 2, 4
 
@@ -24,11 +25,6 @@ _CJK_MIN, _LATIN_MIN = 2, 4
 def _idf() -> tuple[dict[str, float], float]:
     extractor = tfidf()
     return extractor.idf_freq, extractor.median_idf
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` holds a CJK ideograph (the basic block)."""
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def credit(word: str, text: str) -> float:
@@ -47,12 +43,13 @@ def credit(word: str, text: str) -> float:
 
 
 class RelevanceScorer:
-    """Scores passages against one question."""
+    """Scores passages against one question; ``exact`` credits whole words only (no partial matches)."""
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, exact: bool = False) -> None:
         idf, median = _idf()
         self.words = keywords(question)
         self.weights = [idf.get(w, median) for w in self.words]
+        self.exact = exact
 
     def score(self, text: str) -> float:
         """In [0, 1]; 1.0 when the question has no keywords to judge by."""
@@ -60,4 +57,5 @@ class RelevanceScorer:
         if not self.words or total <= 0:
             return 1.0
         haystack = text.lower()
-        return sum(w * credit(word.lower(), haystack) for word, w in zip(self.words, self.weights)) / total
+        found = (lambda word: float(word in haystack)) if self.exact else (lambda word: credit(word, haystack))
+        return sum(w * found(word.lower()) for word, w in zip(self.words, self.weights)) / total
