@@ -27,6 +27,11 @@ def _idf() -> tuple[dict[str, float], float]:
     return extractor.idf_freq, extractor.median_idf
 
 
+def whole_word_credit(word: str, text: str) -> float:
+    """1.0 when ``word`` occurs in ``text`` as it is, else 0.0 (no partial credit)."""
+    return float(word in text)
+
+
 def credit(word: str, text: str) -> float:
     """How much of ``word`` occurs in ``text`` (1.0 = all of it), see the module docstring."""
     if word in text:
@@ -49,7 +54,7 @@ class RelevanceScorer:
         idf, median = _idf()
         self.words = keywords(question)
         self.weights = [idf.get(w, median) for w in self.words]
-        self.exact = exact
+        self.credit = whole_word_credit if exact else credit
 
     def score(self, text: str) -> float:
         """In [0, 1]; 1.0 when the question has no keywords to judge by."""
@@ -57,5 +62,4 @@ class RelevanceScorer:
         if not self.words or total <= 0:
             return 1.0
         haystack = text.lower()
-        found = (lambda word: float(word in haystack)) if self.exact else (lambda word: credit(word, haystack))
-        return sum(w * found(word.lower()) for word, w in zip(self.words, self.weights)) / total
+        return sum(w * self.credit(word.lower(), haystack) for word, w in zip(self.words, self.weights)) / total

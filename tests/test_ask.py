@@ -16,11 +16,11 @@ import pytest
 from domainrag import Answer, DomainRAG
 from domainrag.answer import QuestionError
 from domainrag.chain.citations import CitationFilter, clean_citations, cited_numbers
-from domainrag.relevance import RelevanceScorer
-from domainrag.query import keywords
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ModelError
 from domainrag.llm.base import Generator
+from domainrag.query import keywords
+from domainrag.relevance import RelevanceScorer
 
 THEFT = "盗窃公私财物数额较大的怎么处罚？"
 OFF_TOPIC = "红烧肉的做法是什么？"

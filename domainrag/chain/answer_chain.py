@@ -21,12 +21,12 @@ from typing import Any
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
 from domainrag.chain.grounding import SUPPORT_THRESHOLD, SentenceGate, lead_language, reference_for, relevant_clause
-from domainrag.relevance import RelevanceScorer
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
 from domainrag.packs import Pack
 from domainrag.prompts import PromptTemplates, fit_passages, format_context, to_chat_messages
+from domainrag.relevance import RelevanceScorer
 from domainrag.retrieve import Hit
 
 log = logging.getLogger("domainrag")

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from domainrag.query import BOILERPLATE_ZH, keywords
+from domainrag.query import BOILERPLATE_ZH, has_cjk, keywords
 
 ZH_LEAD = re.compile(r"^\s*(那么|那如果|那|还有|另外|再问一下|再问|请问)[，,、\s]*")
 ZH_PRONOUN = re.compile(r"它们|它|(?<!应)该(?=[罪法条款项种行为规定情形])|这个|那个|这种|那种|这项|那项|上述|前者|后者|此罪|此条|此法")
@@ -51,7 +51,7 @@ def topic(question: str) -> str:
 
     tokens = [t for t in jieba.cut(question) if t.strip()]
     keyset = set(words)
-    is_zh = any("\u4e00" <= ch <= "\u9fff" for ch in question)
+    is_zh = has_cjk(question)
     # Chinese: jieba's TF-IDF order puts the most distinctive word first; English: the object comes last.
     best = words[0] if is_zh else next((t for t in reversed(tokens) if t.lower() in keyset), words[0])
     if not is_zh:
@@ -106,8 +106,7 @@ def rewrite_followup(question: str, previous: str) -> str:
     subject = topic(previous)
     if not subject or subject in question:
         return question
-    is_zh = any("\u4e00" <= ch <= "\u9fff" for ch in question)
-    return _rewrite_zh(question, previous, subject) if is_zh else _rewrite_en(question, previous, subject)
+    return (_rewrite_zh if has_cjk(question) else _rewrite_en)(question, previous, subject)
 
 
 def standalone_question(question: str, history: Iterable[Any] | None) -> str:
