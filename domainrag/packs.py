@@ -40,6 +40,10 @@ class RetrievalSettings:
     cited_keep_top: float = 0.0  # a reranked top hit this probable (0-1) stays first when citations are followed; 0 off
     charges: str = ""            # file (relative to the pack) of charge names → articles, followed like citations
     score_threshold: float = 0.0
+    # The dense similarity (cosine) the KB's nearest chunk must reach, else the question is off the KB's subject and
+    # the answer says nothing relevant was found. A similarity of the pack's embedding model, so it applies only to
+    # KBs embedded by that model; 0 turns it off.
+    similarity_floor: float = 0.0
     chunk_size: int = 600
     chunk_overlap: int = 80
     splitter: str = "auto"
@@ -109,6 +113,9 @@ def _read_pack(folder: Path) -> Pack:
             and isinstance(retrieval.cited_keep_top, (int, float)) and 0 <= retrieval.cited_keep_top <= 1):
         raise ConfigError(f"{toml_path}: [retrieval] cited_weight must be a number >= 0, cited_depth an integer >= 1 "
                           "and cited_keep_top a probability from 0 to 1")
+    if not (isinstance(retrieval.similarity_floor, (int, float)) and -1 <= retrieval.similarity_floor <= 1):
+        raise ConfigError(f"{toml_path}: [retrieval] similarity_floor must be a cosine between -1 and 1 (0 turns it "
+                          f"off), not {retrieval.similarity_floor!r}")
     if retrieval.mode not in ("hybrid", "dense", "bm25"):
         raise ConfigError(f"{toml_path}: [retrieval] mode must be hybrid, dense or bm25, not {retrieval.mode!r}")
     pack = Pack(

@@ -339,6 +339,20 @@ class DomainRAG:
             return self._generator_obj
 
     @property
+    def similarity_floor(self) -> float:
+        """The pack's ``[retrieval] similarity_floor`` when this knowledge base is embedded by the pack's own model
+        (the floor is a similarity of that model); else 0: off."""
+        floor = self.pack.retrieval.similarity_floor
+        return floor if floor > 0 and self.embedding_model_name == self.pack.embedding_model else 0.0
+
+    def off_subject(self, question: str) -> bool:
+        """True when the latest search of ``question`` found no chunk as near it as ``similarity_floor`` (so False
+        with the floor off, or before a search that embedded the question)."""
+        floor = self.similarity_floor
+        nearest = self.retriever.nearest_similarity(question) if floor > 0 else None
+        return nearest is not None and nearest < floor
+
+    @property
     def answer_chain(self) -> Any:
         """The LCEL answer chain (``domainrag.chain.AnswerChain``); ``.runnable`` is the LangChain Runnable."""
         with self._answer_lock:
@@ -346,7 +360,8 @@ class DomainRAG:
                 from domainrag.chain import AnswerChain
 
                 self._answer_chain = AnswerChain(self.pack, self.search, generator=lambda: self.generator,
-                                                 cache=lambda: self.answer_cache, mode=self._answer_mode)
+                                                 cache=lambda: self.answer_cache, mode=self._answer_mode,
+                                                 off_subject=self.off_subject)
             return self._answer_chain
 
     def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,

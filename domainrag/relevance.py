@@ -13,6 +13,11 @@ prefix of at least four letters (penalties → penalt) likewise. 0 means no keyw
 Passages below the pack's ``[retrieval] score_threshold`` are not given to the model; when none is left the
 answer says nothing relevant was found. The law reranker uses the same share with whole words only
 (``exact=True``) as one of its features: there partial credit ranks worse (benchmarks/train_law_reranker.py).
+
+Keywords judge passages one by one; whether the question is about the knowledge base's subject at all, the dense
+model judges better (``DomainRAG.off_subject``): an off-topic question ("红烧肉的做法是什么？") shares a word or two
+with some statute, but no chunk comes near it in meaning. When the nearest chunk's similarity stays under the
+pack's ``[retrieval] similarity_floor``, nothing is given to the model either.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Protocol
@@ -19,6 +21,7 @@ DENSE_HEAD = "dense_head"  # the leg that ranks the first fused candidates by th
 # The BM25 searches run here while the calling thread embeds the query and searches the dense index (all release
 # the GIL).
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="domainrag-bm25")
+_NEAREST_KEPT = 64  # queries whose best dense similarity a retriever remembers (``Retriever.nearest_similarity``)
 
 
 class SearchBackend(Protocol):
@@ -73,7 +76,8 @@ class Retriever:
     wording. Every mode returns distinct passages (``distinct_passages``). A pack's learned ``reranker``
     (domainrag/rerank.py) reorders the top hybrid candidates; a ``follower`` (domainrag/cited.py) then merges in the
     articles the top hits cite, below the top hit when the reranker gives it a probability of at least
-    ``cited_keep_top`` (0: never kept).
+    ``cited_keep_top`` (0: never kept). A search that embeds the query also notes how close the KB's nearest chunk
+    came to it (``nearest_similarity``): what tells a question off the KB's subject.
     """
 
     def __init__(self, store: SearchBackend, kb: str, embedder: Any, candidates: int = 50, rrf_k: int = 60,
@@ -93,6 +97,24 @@ class Retriever:
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
         self.grams_weight = grams_weight
+        self._nearest: OrderedDict[str, float] = OrderedDict()
+        self._nearest_lock = threading.Lock()
+
+    def _note_nearest(self, query: str, dense: list[Hit]) -> None:
+        if not dense:
+            return
+        with self._nearest_lock:
+            self._nearest[query] = max(hit.score for hit in dense)
+            self._nearest.move_to_end(query)
+            while len(self._nearest) > _NEAREST_KEPT:
+                self._nearest.popitem(last=False)
+
+    def nearest_similarity(self, query: str) -> float | None:
+        """The dense model's similarity (inner product of normalised vectors: cosine) of ``query`` and the KB's
+        nearest chunk, as a recent search of ``query`` found it; None when none searched the dense index (it
+        searches nothing itself)."""
+        with self._nearest_lock:
+            return self._nearest.get(query)
 
     def _fuse(self, rankings: list[list[Hit]], weights: list[float]) -> list[Hit]:
         if not rankings:
@@ -107,7 +129,9 @@ class Retriever:
 
     def dense(self, query: str, limit: int) -> list[Hit]:
         vector = self.embedder.encode_query(query).tolist()
-        return self.store.search_dense(self.kb, vector, limit)
+        hits = self.store.search_dense(self.kb, vector, limit)
+        self._note_nearest(query, hits)
+        return hits
 
     def bm25(self, query: str, limit: int) -> list[Hit]:
         return self.store.search_bm25(self.kb, bm25_query(query), limit)
@@ -137,6 +161,7 @@ class Retriever:
         if mode == "hybrid" and self.dense_weight > 0:
             vector = self.embedder.encode_query(query).tolist()
             legs["dense"], weights = self.store.search_dense(self.kb, vector, depth), [self.dense_weight]
+            self._note_nearest(query, legs["dense"])
         legs.update((name, search.result()) for name, (search, _) in pending.items())
         weights += [weight for _, weight in pending.values()]
         hits = distinct_passages(self._fuse(list(legs.values()), weights))

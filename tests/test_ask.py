@@ -56,11 +56,13 @@ class UngroundedGenerator(ScriptedGenerator):
         yield from ["将政府许除掉本人", "义务冻雕（由自己）。", "[1]"]
 
 
-def make_rag(law_rag: DomainRAG, threshold: float = 0.2, answer: dict | None = None, generator=None, **llm) -> DomainRAG:
-    """A DomainRAG on the shared small law KB with an explicit relevance floor (independent of pack.toml)."""
+def make_rag(law_rag: DomainRAG, threshold: float = 0.2, answer: dict | None = None, generator=None,
+             similarity_floor: float = 0.0, **llm) -> DomainRAG:
+    """A DomainRAG on the shared small law KB with an explicit relevance floor and similarity floor (off unless
+    given), independent of pack.toml."""
     pack = law_rag.pack
-    pack = dataclasses.replace(pack, retrieval=dataclasses.replace(pack.retrieval, score_threshold=threshold),
-                               raw={**pack.raw, "answer": answer or {}})
+    retrieval = dataclasses.replace(pack.retrieval, score_threshold=threshold, similarity_floor=similarity_floor)
+    pack = dataclasses.replace(pack, retrieval=retrieval, raw={**pack.raw, "answer": answer or {}})
     rag = DomainRAG.from_pack(pack, uri=law_rag.uri, kb=law_rag.kb).with_llm(generator=generator, **llm)
     rag.answer_cache = None  # these tests check generation; the semantic cache has its own tests
     return rag
@@ -175,6 +177,36 @@ def test_nothing_relevant_says_so_without_generating(law_rag: DomainRAG) -> None
     bare = make_rag(law_rag, answer={"no_context": "generate"}, generator=generator).ask(OFF_TOPIC)
     assert bare.no_context and bare.sources == [] and len(generator.calls) == 2
     assert "[1]" not in bare.answer  # nothing was given, so no citation survives
+
+
+def test_a_question_off_the_knowledge_bases_subject_is_refused_by_the_similarity_floor(law_rag: DomainRAG) -> None:
+    """The keyword floor off, the pack's similarity floor alone tells an everyday question from a legal one: no
+    chunk of the statutes comes near 红烧肉的做法 in meaning, while the theft article comes near the theft question."""
+    floor = law_rag.pack.retrieval.similarity_floor
+    assert floor > 0  # the law pack sets one for its embedding model
+    generator = ScriptedGenerator()
+    rag = make_rag(law_rag, threshold=0.0, answer={"mode": "extractive"}, generator=generator, similarity_floor=floor)
+    assert rag.retriever.nearest_similarity(OFF_TOPIC) is None  # nothing searched yet
+    refused = rag.ask(OFF_TOPIC)
+    assert refused.mode == "refused" and refused.sources == [] and generator.calls == []
+    assert rag.retriever.nearest_similarity(OFF_TOPIC) < floor and rag.off_subject(OFF_TOPIC)
+    answered = rag.ask(THEFT)
+    assert answered.mode == "extractive" and answered.sources[0].text.startswith("第二百六十四条")
+    assert rag.retriever.nearest_similarity(THEFT) >= floor and not rag.off_subject(THEFT)
+    # a BM25 search embeds nothing, so it says nothing of the subject: the keyword floor alone judges
+    rag.search("刑罚的种类", mode="bm25")
+    assert rag.retriever.nearest_similarity("刑罚的种类") is None and not rag.off_subject("刑罚的种类")
+
+
+def test_the_similarity_floor_applies_only_to_a_kb_embedded_by_the_packs_model(law_rag: DomainRAG,
+                                                                             small_law_corpus: Path) -> None:
+    """The floor is a cosine of the pack's embedding model: a KB built with another model is not judged by it."""
+    other = DomainRAG.from_pack(law_rag.pack, uri=law_rag.uri, kb="law_small_static",
+                                embedding_model="reranker/embedding")
+    other.ingest(small_law_corpus)
+    other.search(OFF_TOPIC)
+    assert other.embedding_model_name != other.pack.embedding_model
+    assert other.retriever.nearest_similarity(OFF_TOPIC) is not None and not other.off_subject(OFF_TOPIC)
 
 
 def test_followup_retrieves_for_the_standalone_question(scripted_rag: DomainRAG) -> None:

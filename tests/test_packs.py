@@ -90,6 +90,14 @@ def test_packs_cli_list_and_show() -> None:
     assert missing.exit_code == 2 and "unknown pack" in missing.stderr and "Traceback" not in missing.output
 
 
+@pytest.mark.parametrize("value", ["1.5", "\"high\""])
+def test_a_similarity_floor_outside_the_cosine_range_fails_when_the_pack_loads(tmp_path: Path, value: str) -> None:
+    (tmp_path / "pack.toml").write_text(f'[pack]\nname = "p"\n[retrieval]\nsimilarity_floor = {value}\n',
+                                        encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[retrieval\] similarity_floor must be a cosine between -1 and 1"):
+        load_pack(tmp_path)
+
+
 @pytest.mark.parametrize("table, error", [
     ("[cache]\nthreshhold = 0.9\n", r"pack.toml \[cache\]: unknown keys \['threshhold'\]"),
     ("[answer]\nmode = \"creative\"\n", r"pack.toml: \[answer\] .*mode grounded\|extractive"),

@@ -111,10 +111,13 @@ class AnswerChain:
     ``generator`` and ``cache`` are the objects themselves or zero-argument callables that return them, so a
     local model (or the cache's embedding index) is built only when an answer first needs it; ``cache`` is an
     ``AnswerCache`` (anything with ``version``/``lookup``/``store``) or None. ``mode`` overrides ``[answer] mode``.
+    ``off_subject(question)``, called after the search, says the question is off the knowledge base's subject
+    (``DomainRAG.off_subject``), so that no passage is given to the model; None: never.
     """
 
     def __init__(self, pack: Pack, search: Callable[[str, int], list[Hit]],
-                 generator: Generator | Callable[[], Generator], cache: Any = None, mode: str | None = None) -> None:
+                 generator: Generator | Callable[[], Generator], cache: Any = None, mode: str | None = None,
+                 off_subject: Callable[[str], bool] | None = None) -> None:
         from dataclasses import replace
 
         self.search = search
@@ -129,6 +132,7 @@ class AnswerChain:
         self.generation = GenerationSettings.from_pack(pack)
         self.k = pack.retrieval.k
         self.score_threshold = pack.retrieval.score_threshold
+        self.off_subject = off_subject or (lambda question: False)
         self.language = pack.language
         self.disclaimer = pack.disclaimer
         self._warming: threading.Thread | None = None
@@ -247,11 +251,14 @@ class AnswerChain:
                 f"|k={turn.k or self.k}|max_new_tokens={tokens}")
 
     def retrieve(self, turn: Turn) -> Turn:
-        """Hybrid search, then keep only the passages above the pack's relevance floor."""
+        """Hybrid search, then keep only the passages above the pack's relevance floor (none when the question is
+        off the knowledge base's subject)."""
         if turn.answer is not None:
             return turn
         started = time.perf_counter()
         hits = self.search(turn.standalone, turn.k or self.k)
+        if hits and self.off_subject(turn.standalone):
+            hits = []
         scorer = RelevanceScorer(turn.standalone)
         kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= self.score_threshold]
         turn.passages = [(n, hit, hit.text) for n, hit in enumerate(kept, start=1)]
