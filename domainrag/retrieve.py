@@ -128,10 +128,14 @@ class Retriever:
         return rrf_fuse([*rankings, preferred], [*weights, self.prefer_weight], self.rrf_k)
 
     def dense(self, query: str, limit: int) -> list[Hit]:
+        return self._embed_and_search(query, limit)[1]
+
+    def _embed_and_search(self, query: str, limit: int) -> tuple[list[float], list[Hit]]:
+        """The query's vector and the dense index's ranking for it (its best similarity noted)."""
         vector = self.embedder.encode_query(query).tolist()
         hits = self.store.search_dense(self.kb, vector, limit)
         self._note_nearest(query, hits)
-        return hits
+        return vector, hits
 
     def bm25(self, query: str, limit: int) -> list[Hit]:
         return self.store.search_bm25(self.kb, bm25_query(query), limit)
@@ -159,9 +163,8 @@ class Retriever:
         weights: list[float] = []
         vector = None
         if mode == "hybrid" and self.dense_weight > 0:
-            vector = self.embedder.encode_query(query).tolist()
-            legs["dense"], weights = self.store.search_dense(self.kb, vector, depth), [self.dense_weight]
-            self._note_nearest(query, legs["dense"])
+            vector, legs["dense"] = self._embed_and_search(query, depth)
+            weights = [self.dense_weight]
         legs.update((name, search.result()) for name, (search, _) in pending.items())
         weights += [weight for _, weight in pending.values()]
         hits = distinct_passages(self._fuse(list(legs.values()), weights))
