@@ -48,6 +48,7 @@ class DomainRAG:
         self._answer_chain: Any = None
         self._answer_lock = threading.Lock()
         self._embedder: Embedder | StaticEmbedder | None = embedder
+        self._embedder_model: str | None = None  # the model name _load_embedder loaded it by
         self._retriever: Retriever | None = retriever
         self._stamps = KBStamps.for_uri(self.uri)  # None on a Milvus server
         self._warm_lock = threading.Lock()
@@ -79,10 +80,11 @@ class DomainRAG:
         with self._embedder_lock:
             if self._embedder is None:
                 info = kb_info()  # read once: it names the model and holds the version to check
-                embedder = get_embedder(self._model_name(info), self.pack.path)
+                name = self._model_name(info)
+                embedder = get_embedder(name, self.pack.path)
                 if info is not None:
                     check_embedding_version(info, embedder.version)
-                self._embedder = embedder
+                self._embedder, self._embedder_model = embedder, name
             return self._embedder
 
     @property
@@ -341,9 +343,12 @@ class DomainRAG:
     @property
     def similarity_floor(self) -> float:
         """The pack's ``[retrieval] similarity_floor`` when this knowledge base is embedded by the pack's own model
-        (the floor is a similarity of that model); else 0: off."""
+        (the floor is a similarity of that model); else 0: off. Once the embedder is loaded, the name it was loaded
+        by answers without asking Milvus again (the embedder, and so the model, stays the same for this object)."""
         floor = self.pack.retrieval.similarity_floor
-        return floor if floor > 0 and self.embedding_model_name == self.pack.embedding_model else 0.0
+        if floor <= 0:
+            return 0.0
+        return floor if (self._embedder_model or self.embedding_model_name) == self.pack.embedding_model else 0.0
 
     def off_subject(self, question: str) -> bool:
         """True when the latest search of ``question`` found no chunk as near it as ``similarity_floor`` (so False
