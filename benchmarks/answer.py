@@ -76,7 +76,7 @@ def floor_split(rag, question_sets: dict[str, list[str]]) -> dict[str, str]:
     score_threshold``: some passage covers enough of the question's keywords), past the similarity floor
     (``similarity_floor``: some chunk comes that near in meaning, ``DomainRAG.off_subject``), and past both (what is
     answered)."""
-    from domainrag.relevance import RelevanceScorer
+    from domainrag.relevance import above_floor
 
     floor = rag.pack.retrieval.score_threshold
     split = {"score_threshold": str(floor), "similarity_floor": str(rag.similarity_floor)}
@@ -84,8 +84,7 @@ def floor_split(rag, question_sets: dict[str, list[str]]) -> dict[str, str]:
         keywords = similar = both = 0
         for question in questions:
             hits = rag.search(question)
-            scorer = RelevanceScorer(question)
-            by_keywords = any(scorer.score(f"{h.title} {h.section} {h.text}") >= floor for h in hits)
+            by_keywords = bool(above_floor(question, hits, floor))
             by_similarity = not rag.off_subject(question)
             keywords, similar = keywords + by_keywords, similar + by_similarity
             both += by_keywords and by_similarity

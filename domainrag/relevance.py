@@ -22,7 +22,12 @@ pack's ``[retrieval] similarity_floor``, nothing is given to the model either.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from domainrag.query import has_cjk, keywords, tfidf
+
+if TYPE_CHECKING:
+    from domainrag.hit import Hit
 
 _CJK_MIN, _LATIN_MIN = 2, 4
 
@@ -68,3 +73,10 @@ class RelevanceScorer:
             return 1.0
         haystack = text.lower()
         return sum(w * self.credit(word.lower(), haystack) for word, w in zip(self.words, self.weights)) / total
+
+
+def above_floor(question: str, hits: list["Hit"], floor: float) -> list["Hit"]:
+    """The ``hits`` whose title, section and text score at least ``floor`` for ``question``: what the answer chain
+    gives the model (every hit when ``floor`` is 0)."""
+    scorer = RelevanceScorer(question)
+    return [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= floor]

@@ -20,7 +20,8 @@ from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ModelError
 from domainrag.llm.base import Generator
 from domainrag.query import keywords
-from domainrag.relevance import RelevanceScorer
+from domainrag.hit import Hit
+from domainrag.relevance import RelevanceScorer, above_floor
 
 THEFT = "盗窃公私财物数额较大的怎么处罚？"
 OFF_TOPIC = "红烧肉的做法是什么？"
@@ -101,6 +102,16 @@ def test_relevance_score_is_keyword_coverage() -> None:
     # 盗窃罪 is found only in part (盗窃): partial credit, none when whole words are asked for
     assert 0 < RelevanceScorer("盗窃罪", exact=True).score("盗窃罪的构成") == RelevanceScorer("盗窃罪").score("盗窃罪的构成")
     assert RelevanceScorer("盗窃罪", exact=True).score(article) == 0.0 < RelevanceScorer("盗窃罪").score(article)
+
+
+def test_above_floor_keeps_the_passages_that_cover_the_question() -> None:
+    theft = Hit(rank=1, score=1.0, chunk_id="a", text="第二百六十四条 盗窃公私财物，数额较大的，处三年以下有期徒刑。",
+                source="刑法.md", title="中华人民共和国刑法", section="")
+    marriage = Hit(rank=2, score=0.5, chunk_id="b", text="第一千零四十六条 结婚应当男女双方完全自愿。", source="民法典.md",
+                   title="中华人民共和国民法典", section="")
+    assert above_floor("盗窃罪的刑期", [marriage, theft], 0.15) == [theft]
+    assert above_floor(OFF_TOPIC, [marriage, theft], 0.15) == []
+    assert above_floor(OFF_TOPIC, [marriage, theft], 0.0) == [marriage, theft]  # 0 turns the floor off
 
 
 def test_stand_in_names_are_not_keywords() -> None:

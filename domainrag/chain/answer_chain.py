@@ -26,7 +26,7 @@ from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
 from domainrag.packs import Pack
 from domainrag.prompts import PromptTemplates, fit_passages, format_context, to_chat_messages
-from domainrag.relevance import RelevanceScorer
+from domainrag.relevance import above_floor
 from domainrag.retrieve import Hit
 
 log = logging.getLogger("domainrag")
@@ -259,8 +259,7 @@ class AnswerChain:
         hits = self.search(turn.standalone, turn.k or self.k)
         if hits and self.off_subject(turn.standalone):
             hits = []
-        scorer = RelevanceScorer(turn.standalone)
-        kept = [hit for hit in hits if scorer.score(f"{hit.title} {hit.section} {hit.text}") >= self.score_threshold]
+        kept = above_floor(turn.standalone, hits, self.score_threshold)
         turn.passages = [(n, hit, hit.text) for n, hit in enumerate(kept, start=1)]
         turn.timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
         if turn.passages and self.settings.mode == "grounded":
