@@ -1,5 +1,6 @@
 """Every pack ingests a piece of its own corpus into a real Milvus Lite KB and answers one question
-with its shipped adapter on the default local model (one short generation per pack)."""
+with its shipped adapter on the default local model (one short generation per pack); a pack with a similarity floor
+refuses a question off its subject."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ CASES = {
     "education": ("laws/义务教育法(2018-12-29).md", "适龄儿童应当在几周岁入学接受义务教育？"),
     "math": ("gsm8k/gsm8k_train_sample.jsonl", "计算：12 + 35 × 2"),
 }
+OFF_SUBJECT = "怎么做红烧鱼？"
 
 
 @pytest.mark.slow
@@ -27,9 +29,12 @@ def test_pack_ingests_and_answers_with_its_adapter(name: str, domainrag_home: Pa
     summary = rag.ingest(DOMAINS / name / "corpus" / relative)
     assert summary.ingested == 1 and not summary.skipped and summary.chunks_total > 0
     answer = rag.ask(question, use_cache=False, max_new_tokens=24)
-    assert answer.answer.strip()
+    assert answer.answer.strip() and answer.mode != "refused" and answer.citations
     assert answer.adapter and Path(answer.adapter) == rag.pack.adapter_dir, "the pack's shipped adapter must be active"
     if rag.pack.disclaimer:
         assert answer.disclaimer == rag.pack.disclaimer and rag.pack.disclaimer not in answer.answer
     plain = rag.ask(question, use_cache=False, max_new_tokens=4, adapter="none")
     assert not plain.adapter
+    if rag.pack.retrieval.similarity_floor > 0:  # law, medical: a question off the pack's subject finds nothing
+        off_subject = rag.ask(OFF_SUBJECT, use_cache=False, max_new_tokens=4)
+        assert off_subject.mode == "refused" and not off_subject.citations
