@@ -7,10 +7,10 @@ how many each floor alone would let through. Each pack's floor was chosen lookin
 benchmark questions, short questions as users type them, questions off its subject); the held-out lists were written
 before the floor was set and measured only with it.
 
-    python benchmarks/floors.py --pack medical [--uri URI --kb KB] [--json]
+    python benchmarks/floors.py --pack law|medical|finance [--uri URI --kb KB] [--json]
 
 Without --uri the pack's sample corpus (domains/PACK/corpus) is ingested into a temporary KB first (law: ~5 min,
-medical: ~2 min on two cores). The law lists are also split by benchmarks/answer.py on the whole corpus.
+medical ~2 min, finance ~1 min on two cores). The law lists are also split by benchmarks/answer.py on the whole corpus.
 """
 
 from __future__ import annotations
@@ -82,6 +82,31 @@ NOT_MEDICAL_HELD_OUT = ["怎么做红烧鱼？", "怎么煮出好吃的米饭？
                         "奥运会多少年举办一次？", "怎么做PPT？", "车牌摇号怎么申请？", "唐诗有哪些名句？", "商标侵权怎么赔偿？"]
 
 
+# The finance pack (written before any of its scores was measured), likewise: its own questions and others, then
+# held-out lists. Its embedding (all-MiniLM-L6-v2, English) places them alike, so it has no similarity floor, and the
+# keyword floor is the law pack's, unchanged.
+FINANCE_SHORT = ["基金定投怎么操作？", "股票涨跌停板是多少？", "银行存款利率是多少？", "什么是市盈率？", "债券和股票有什么区别？",
+                 "保险合同的犹豫期有多久？", "信用卡逾期会怎样？", "商业银行的注册资本最低多少？", "什么是洗钱？", "期货交易有什么风险？",
+                 "上市公司要披露哪些信息？", "内幕交易怎么处罚？", "汇票和本票有什么区别？", "信托财产有什么特点？", "基金净值怎么计算？",
+                 "央行的货币政策工具有哪些？", "保险公司破产了保单怎么办？", "银行可以查我的账户吗？", "证券公司的设立条件", "什么是衍生品？",
+                 "私募基金的合格投资者标准", "支票可以背书转让吗？", "理财产品保本吗？", "银行业监管机构有哪些职责？", "股票质押是什么意思？",
+                 "怎么计算复利？", "GDP增长率怎么算？", "市净率高说明什么？", "可转债是什么？", "人身保险的受益人怎么指定？"]
+NOT_FINANCE = ["盗窃罪怎么判刑？", "离婚财产怎么分割？", "交通事故责任怎么认定？", "红烧肉的做法是什么？", "今天天气怎么样？",
+               "Python 怎么读取 JSON 文件？", "世界杯冠军是哪个国家？", "怎样提高英语口语？", "感冒发烧怎么办？", "北京有哪些好玩的景点？",
+               "怎么做番茄炒蛋？", "如何写一首诗？", "周杰伦有哪些好听的歌？", "篮球怎么投篮更准？", "怎么养多肉植物？",
+               "高血压吃什么药好？", "汽车保养多久一次？", "怎么写简历？", "猫咪不吃饭怎么办？", "高考志愿怎么填？",
+               "如何学习弹吉他？", "失眠多梦怎么调理？", "怎么学习微积分？", "手机没电了怎么办？", "正当防卫的条件是什么？",
+               "孩子咳嗽老不好怎么办？", "电脑蓝屏怎么办？", "如何种西红柿？", "太阳系有几颗行星？", "吉他怎么调音？"]
+# ... and its held-out check.
+FINANCE_HELD_OUT = ["货币基金安全吗？", "什么是做空？", "银行贷款需要什么条件？", "证券欺诈发行怎么处罚？", "保险理赔需要什么材料？",
+                    "基金赎回要多久到账？", "什么是期权？", "外汇储备有什么作用？", "票据丢失了怎么办？", "大额现金交易要报告吗？",
+                    "ETF是什么？", "股息率怎么计算？", "存款保险制度是什么？", "公司债券发行条件", "融资融券有什么风险？",
+                    "银行理财和基金哪个好？", "信托公司能吸收存款吗？", "保险费率由谁确定？", "国债收益率是多少？", "什么是操纵证券市场？"]
+NOT_FINANCE_HELD_OUT = ["怎么做红烧鱼？", "怎么煮出好吃的米饭？", "遗嘱需要公证才有效吗？", "醉驾怎么处罚？", "如何给手机贴膜？",
+                        "上海到杭州怎么坐高铁？", "如何挑选西瓜？", "电脑开机很慢怎么办？", "明年春节是几号？", "怎么钓鱼？",
+                        "奥运会多少年举办一次？", "怎么做PPT？", "唐诗有哪些名句？", "拉肚子吃什么药？", "膝盖疼是怎么回事？",
+                        "月亮为什么有阴晴圆缺？", "如何快速背单词？", "洗衣机有异味怎么清洗？", "怎样画素描？", "围棋的基本规则是什么？"]
+
 def floor_split(rag, question_sets: dict[str, list[str]]) -> dict[str, str]:
     """How many questions of each set the answer chain lets through: past the keyword floor (``[retrieval]
     score_threshold``: some passage covers enough of the question's keywords), past the similarity floor
@@ -103,14 +128,22 @@ def floor_split(rag, question_sets: dict[str, list[str]]) -> dict[str, str]:
     return split
 
 
+def eval_questions(pack: str, name: str) -> list[str]:
+    """The questions of the pack's eval set ``domains/PACK/eval/NAME.jsonl``."""
+    lines = (REPO / "domains" / pack / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
 def pack_question_sets(pack: str) -> dict[str, list[str]]:
     """The pack's question lists by name: its own questions first, then those off its subject."""
     if pack == "medical":
-        eval_set = REPO / "domains" / "medical" / "eval" / "medical_qa.jsonl"
-        lines = eval_set.read_text(encoding="utf-8").splitlines()
-        return {"eval_medical_qa": [json.loads(line)["question"] for line in lines if line.strip()],
+        return {"eval_medical_qa": eval_questions("medical", "medical_qa"),
                 "medical_short": MEDICAL_SHORT, "medical_held_out": MEDICAL_HELD_OUT,
                 "not_medical": NOT_MEDICAL, "not_medical_held_out": NOT_MEDICAL_HELD_OUT}
+    if pack == "finance":
+        return {"eval_fineval_rigor": eval_questions("finance", "fineval_rigor"),
+                "finance_short": FINANCE_SHORT, "finance_held_out": FINANCE_HELD_OUT,
+                "not_finance": NOT_FINANCE, "not_finance_held_out": NOT_FINANCE_HELD_OUT}
     lawbench = shared_path("law", "lawbench", "3-2.dev.json")
     sets = {"lawbench_3-2": [row["question"] for row in json.loads(lawbench.read_text(encoding="utf-8"))]} if lawbench else {}
     return {**sets, "legal_short": LEGAL_SHORT, "legal_held_out": LEGAL_HELD_OUT, "off_topic": OFF_TOPIC,
@@ -119,7 +152,7 @@ def pack_question_sets(pack: str) -> dict[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pack", choices=("law", "medical"), default="medical")
+    parser.add_argument("--pack", choices=("law", "medical", "finance"), default="medical")
     parser.add_argument("--uri", default=None, help="Milvus URI of an existing KB (default: the sample corpus, ingested)")
     parser.add_argument("--kb", default=None)
     parser.add_argument("--json", action="store_true")
