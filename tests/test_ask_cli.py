@@ -102,6 +102,27 @@ def test_errors_in_a_fresh_process_have_no_traceback(tmp_path: Path) -> None:
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_note_while_the_answer_streams_gets_a_line_of_its_own() -> None:
+    """A model starts loading after the lead is out: in a terminal (stdout and stderr the same) its note must not
+    run on from the lead; with the streams apart, stdout holds the answer alone."""
+    script = ("import logging\n"
+              "from domainrag.cli.ask import stream_to_stdout, warnings_to_stderr\n"
+              "warnings_to_stderr()\n"
+              "def deltas():\n"
+              "    yield '根据《刑法》第二百六十四条的规定[1]，'\n"
+              "    logging.getLogger('domainrag.progress').info('loading SmolLM2-135M-Instruct …')\n"
+              "    yield '盗窃公私财物，数额较大的，处三年以下有期徒刑。'\n"
+              "stream_to_stdout(deltas())\n")
+    command = [sys.executable, "-c", script]
+    together = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert together.returncode == 0, together.stdout
+    assert together.stdout.splitlines() == ["根据《刑法》第二百六十四条的规定[1]，", "loading SmolLM2-135M-Instruct …",
+                                            "盗窃公私财物，数额较大的，处三年以下有期徒刑。"]
+    apart = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert apart.stdout == "根据《刑法》第二百六十四条的规定[1]，盗窃公私财物，数额较大的，处三年以下有期徒刑。\n"
+    assert apart.stderr == "loading SmolLM2-135M-Instruct …\n"
+
+
 def test_python_dash_m_runs_the_same_command_line() -> None:
     result = subprocess.run([sys.executable, "-m", "domainrag", "packs", "list", "--json"], capture_output=True,
                             text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})

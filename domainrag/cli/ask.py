@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,42 @@ MODE_LABELS = {"generated": "generated answer", "extractive": "quoted from the s
                "refused": "no relevant source"}
 
 
+class _AnswerLine:
+    """Whether the answer streaming to stdout has a line still open: a note on stderr then begins a line of its own
+    when both streams reach the same terminal or file (a model starts loading while the lead is out)."""
+
+    open = False
+
+    @staticmethod
+    def shares_stderr() -> bool:
+        try:
+            out, error = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+        except (OSError, ValueError, AttributeError):  # a stream without a file descriptor (captured, closed)
+            return False
+        return (out.st_dev, out.st_ino) == (error.st_dev, error.st_ino)
+
+
+def stream_to_stdout(deltas: Iterable[str]) -> None:
+    """Write an answer's deltas to stdout as they come, then end its line."""
+    for delta in deltas:
+        if delta:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+            _AnswerLine.open = not delta.endswith("\n")
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    _AnswerLine.open = False
+
+
 class _WarningsToStderr(logging.Handler):
     """Library warnings (e.g. a question cut to length) as yellow lines on stderr; progress notes (a model loading)
-    as dim ones."""
+    as dim ones, each on a line of its own."""
 
     def emit(self, record: logging.LogRecord) -> None:
         style = "yellow" if record.levelno >= logging.WARNING else "dim"
+        if _AnswerLine.open and _AnswerLine.shares_stderr():
+            _AnswerLine.open = False
+            err.print()
         err.print(record.getMessage(), style=style, markup=False, highlight=False)
 
 
@@ -139,10 +170,7 @@ def ask(
         print_json(answer.to_dict())
         return
     if answer is None:
-        for delta in stream:
-            sys.stdout.write(delta)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
+        stream_to_stdout(stream)
         answer = stream.answer
     else:
         sys.stdout.write(answer.answer + "\n")
