@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from domainrag import DomainRAG
-from domainrag.grams import char_grams
+from domainrag.grams import char_grams, query_grams
 from domainrag.store import Store
 
 
@@ -17,6 +17,14 @@ def test_char_grams_are_unigrams_and_bigrams_of_each_cjk_run() -> None:
 
 def test_char_grams_keep_latin_words_whole_and_lower_cased() -> None:
     assert char_grams("Milvus BM25 检索") == "milvus bm25 检 索 检索"
+
+
+def test_query_grams_leave_out_question_words_and_repeats() -> None:
+    assert query_grams("ETF是什么？") == "etf 是"  # not 什 / 么 / 是什 / 什么, which outweighed the rare etf
+    grams = query_grams("盗窃数额较大的，应当如何处罚？为什么？").split(" ")
+    assert {"盗窃", "数额", "处罚", "应当"} <= set(grams) and not {"如", "何", "如何", "当如", "何处", "什么"} & set(grams)
+    assert len(grams) == len(set(grams))
+    assert query_grams("多少钱") == "钱" and query_grams("什么？") == ""
 
 
 def test_char_grams_fit_milvus_varchar_limit_on_a_term_boundary() -> None:
