@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from domainrag.ingestion.scan import file_hash, scan, under_roots
 from domainrag.ingestion.worker import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, FileParser, Parsed, ParseRequest
 
 PENDING_HASH = ""  # the manifest's file hash of a file whose chunks are being written
+WRITE_PART = 512  # the most chunks embedded and written at a time, also of one file
 DELETE_BATCH = 100  # chunk ids per delete request
 
 
@@ -70,7 +72,11 @@ class _PendingFile:
 
 @dataclass
 class _WriteBatch:
+    """Rows to write; the files entered as pending before them (``started``) and recorded after them (``completed``):
+    a file's chunks may span several batches."""
+
     rows: list[dict[str, Any]]
+    started: list[_PendingFile]
     completed: list[_PendingFile]
 
 
@@ -166,6 +172,10 @@ class IngestPipeline:
         requests = [ParseRequest(str(path), options.max_file_bytes, options.chunk_size, options.chunk_overlap,
                                  options.splitter) for path, _ in todo]
         parser = FileParser(options.file_timeout_s, options.file_memory_bytes)
+
+        def show() -> None:
+            bar.set_postfix(chunks=summary.chunks_added + writer.queued_rows)
+
         try:
             for (path, digest), parsed in zip(todo, parser.parse_all(requests)):
                 chunks = self._accept(path, parsed, summary)
@@ -178,10 +188,9 @@ class IngestPipeline:
                 pending_files.append(_PendingFile(str(path), digest, chunks[0].title if chunks else path.stem,
                                                   new_ids, sorted(stored - new_ids)))
                 if len(pending_chunks) >= options.batch_size:
-                    self._embed_and_send(pending_chunks, pending_files, writer)
+                    self._embed_and_send(pending_chunks, pending_files, writer, show)
                     pending_chunks, pending_files = [], []
-                    bar.set_postfix(chunks=summary.chunks_added + writer.queued_rows, refresh=False)
-            self._embed_and_send(pending_chunks, pending_files, writer)
+            self._embed_and_send(pending_chunks, pending_files, writer, show)
         finally:
             parser.close()
             bar.close()
@@ -196,16 +205,26 @@ class IngestPipeline:
             summary.skipped.append({"source": str(path), "reason": parsed.reason})
         return parsed.chunks
 
-    def _embed_and_send(self, chunks: list[Chunk], files: list[_PendingFile], writer: "_Writer") -> None:
+    def _embed_and_send(self, chunks: list[Chunk], files: list[_PendingFile], writer: "_Writer",
+                        sent: Callable[[], None] = lambda: None) -> None:
+        """Embed ``chunks`` and queue them for writing, ``WRITE_PART`` (or ``batch_size``, when larger) at a time: one
+        large file (a JSONL of thousands of records) shows progress and is stored as it goes. ``files`` are entered as
+        pending before the first part and recorded after the last, once all their chunks are written. ``sent`` is
+        called after each part."""
         if not chunks and not files:
             return
-        vectors = self.embedder.encode([c.search_text for c in chunks], batch_size=64) if chunks else []
-        rows = [
-            {"id": c.id, "text": c.text, "search_text": c.search_text, "source": c.source, "title": c.title[:1000],
-             "section": c.section[:4000], "metadata": c.metadata, "dense": vectors[i].tolist()}
-            for i, c in enumerate(chunks)
-        ]
-        writer.put(_WriteBatch(rows, files))
+        size = max(self.options.batch_size, WRITE_PART)
+        for start in range(0, max(len(chunks), 1), size):
+            part = chunks[start:start + size]
+            vectors = self.embedder.encode([c.search_text for c in part], batch_size=64) if part else []
+            rows = [
+                {"id": c.id, "text": c.text, "search_text": c.search_text, "source": c.source, "title": c.title[:1000],
+                 "section": c.section[:4000], "metadata": c.metadata, "dense": vectors[i].tolist()}
+                for i, c in enumerate(part)
+            ]
+            first, last = start == 0, start + size >= len(chunks)
+            writer.put(_WriteBatch(rows, files if first else [], files if last else []))
+            sent()
 
 
 class _Writer:
@@ -251,7 +270,7 @@ class _Writer:
 
     def _write(self, batch: _WriteBatch) -> None:
         """Pending manifest entries, the chunks, stale deletes, then the files' real manifest entries."""
-        for done in batch.completed:
+        for done in batch.started:
             self.store.record_file(self.kb, done.source, PENDING_HASH, done.title, 0)
         self.store.upsert_chunks(self.kb, batch.rows)
         faults.hit("after_upsert")

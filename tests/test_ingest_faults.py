@@ -3,6 +3,7 @@ the state each one leaves is asserted, and a re-run must end with exactly the ch
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import pytest
 from domainrag import DomainRAG
 from domainrag.ingestion import faults
 from domainrag.ingestion.faults import FAULT_ENV, KBState, release_lite, wait_released
-from domainrag.ingestion.pipeline import DELETE_BATCH, PENDING_HASH
+from domainrag.ingestion.pipeline import DELETE_BATCH, PENDING_HASH, WRITE_PART
 from domainrag.ingestion.scan import file_hash
 from domainrag.ingestion.worker import ParseRequest, parse
 
@@ -152,6 +153,34 @@ def test_a_file_removed_after_a_crash_leaves_no_chunks(tmp_path: Path) -> None:
     state = KBState.read(rag.store, "orphans")
     assert summary.removed == 1 and list(state.manifest) == [str(folder / "b.md")]
     assert list(state.by_source) == [str(folder / "b.md")]
+
+
+def test_a_large_file_is_written_in_parts_and_entered_as_pending_before_the_first(tmp_path: Path) -> None:
+    """One file of more than WRITE_PART records (a big JSONL) is embedded and stored part by part; a crash after its
+    first part leaves those chunks under a pending manifest entry, so removing the file before the re-run prunes them,
+    and a re-run of the file stores exactly its chunks."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    records = [{"id": f"r{i}", "text": f"第{i}号记录：保管期限为{i}日。"} for i in range(WRITE_PART + 40)]
+    big = folder / "records.jsonl"
+    big.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    rag = DomainRAG.from_pack("law", uri=str(tmp_path / "parts.db"), kb="parts")
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):
+        rag.ingest(folder)
+    crashed = KBState.read(rag.store, "parts")
+    assert crashed.manifest == {str(big): (PENDING_HASH, 0)} and crashed.by_source == {str(big): WRITE_PART}
+
+    summary = rag.ingest(folder)  # the rest is embedded; what the first part stored is not embedded again
+    state = KBState.read(rag.store, "parts")
+    assert summary.ingested == 1 and summary.chunks_added == 40 and state.duplicated() == 0
+    assert state.manifest == {str(big): (file_hash(big), len(records))} and state.by_source == {str(big): len(records)}
+
+    with faults.raise_at("after_upsert"), pytest.raises(faults.SimulatedCrash):  # changed: crash after part one
+        big.write_text(big.read_text(encoding="utf-8").replace("日", "天"), encoding="utf-8")
+        rag.ingest(folder)
+    big.unlink()  # gone before the re-run: neither version's chunks may stay
+    rag.ingest(folder)
+    assert KBState.read(rag.store, "parts").by_source == {}
 
 
 @pytest.mark.slow
