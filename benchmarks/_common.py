@@ -6,6 +6,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +31,26 @@ def open_law_kb(uri: str, kb: str):
         print(f"error: no KB {kb!r} at {uri}: run benchmarks/retrieval.py first", file=sys.stderr)
         return None
     return rag
+
+
+def pack_kb(pack: str, uri: str | None, kb: str | None, corpus: Path | None, sample_kb: str):
+    """The pack's DomainRAG and a line naming its corpus: the existing KB ``kb`` at ``uri`` (exit with an error when
+    there is none), else ``corpus`` ingested into a temporary KB named ``sample_kb``."""
+    from domainrag import DomainRAG
+
+    if uri:
+        rag = DomainRAG.from_pack(pack, uri=uri, kb=kb)
+        if not rag.store.has_kb(rag.kb):
+            raise SystemExit(f"error: no knowledge base {rag.kb!r} at {uri}; ingest it first")
+        return rag, f"{uri} kb={rag.kb}"
+    if corpus is None:
+        raise SystemExit("error: name the documents to ingest, or --uri/--kb of a knowledge base holding them")
+    home = Path(tempfile.mkdtemp(prefix="domainrag-bench-"))
+    rag = DomainRAG.from_pack(pack, uri=str(home / "milvus.db"), kb=sample_kb)
+    print(f"ingesting {corpus} into a temporary KB …", file=sys.stderr)
+    rag.ingest([corpus])
+    shown = corpus.relative_to(REPO) if corpus.is_relative_to(REPO) else corpus
+    return rag, f"{shown} (temporary KB)"
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -16,30 +16,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, p50_p95, print_result, quiet, shared_path  # noqa: E402
+from _common import REPO, p50_p95, pack_kb, print_result, quiet, shared_path  # noqa: E402
 from floors import (LEGAL_HELD_OUT, LEGAL_SHORT, OFF_TOPIC, OFF_TOPIC_HELD_OUT, OFF_TOPIC_MORE,  # noqa: E402
                     floor_split)
-
-
-def open_kb(args: argparse.Namespace):
-    """The benchmark KB: the full corpus named by --uri/--kb, else the pack's sample corpus in a temp KB."""
-    from domainrag import DomainRAG
-
-    if args.uri:
-        rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb)
-        if not rag.store.has_kb(args.kb):
-            raise SystemExit(f"error: no knowledge base {args.kb!r} at {args.uri}; run benchmarks/ingest.py first")
-        return rag, f"{args.uri} kb={args.kb}"
-    home = Path(tempfile.mkdtemp(prefix="domainrag-bench-answer-"))
-    rag = DomainRAG.from_pack("law", uri=str(home / "milvus.db"), kb="law_sample")
-    print(f"ingesting {REPO / 'domains/law/corpus'} into a temporary KB …", file=sys.stderr)
-    rag.ingest(REPO / "domains" / "law" / "corpus")
-    return rag, "domains/law/corpus (sample, temporary KB)"
 
 
 def figures(values: list[float]) -> dict[str, float]:
@@ -64,7 +47,7 @@ def main() -> int:
     every_question = [row["question"] for row in json.loads(data.read_text(encoding="utf-8"))]
     questions = every_question[: args.n]
 
-    rag, corpus = open_kb(args)
+    rag, corpus = pack_kb("law", args.uri, args.kb, REPO / "domains" / "law" / "corpus", "law_sample")
     rag.with_llm(max_new_tokens=args.max_new_tokens, answer_mode="grounded")  # the model writes: generation latency
     generator = rag.generator
     generator.load()

@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_result, quiet, shared_path  # noqa: E402
+from _common import REPO, pack_kb, print_result, quiet, shared_path  # noqa: E402
 
 # Everyday questions the law pack should refuse ...
 OFF_TOPIC = ["红烧肉的做法是什么？", "今天天气怎么样？", "Python 怎么读取 JSON 文件？", "感冒了应该吃什么药？",
@@ -158,21 +157,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     quiet()
-    from domainrag import DomainRAG
-
-    if args.uri:
-        rag = DomainRAG.from_pack(args.pack, uri=args.uri, kb=args.kb)
-        if not rag.store.has_kb(rag.kb):
-            print(f"error: no knowledge base {rag.kb!r} at {args.uri}", file=sys.stderr)
-            return 2
-        corpus = f"{args.uri} kb={rag.kb}"
-    else:
-        home = Path(tempfile.mkdtemp(prefix="domainrag-bench-floors-"))
-        rag = DomainRAG.from_pack(args.pack, uri=str(home / "milvus.db"), kb=f"{args.pack}_sample")
-        corpus = REPO / "domains" / args.pack / "corpus"
-        print(f"ingesting {corpus} into a temporary KB …", file=sys.stderr)
-        rag.ingest([corpus])
-        corpus = f"domains/{args.pack}/corpus (sample, temporary KB)"
+    rag, corpus = pack_kb(args.pack, args.uri, args.kb, REPO / "domains" / args.pack / "corpus", f"{args.pack}_sample")
     result = {"pack": args.pack, "corpus": corpus, "chunks": rag.store.count(rag.kb),
               **floor_split(rag, pack_question_sets(args.pack))}
     print_result(result, args.json, 22)

@@ -21,11 +21,10 @@ import itertools
 import random
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_result, quiet, shared_path  # noqa: E402
+from _common import pack_kb, print_result, quiet, shared_path  # noqa: E402
 
 LEGS = ("dense", "words", "grams")
 DENSE_WEIGHTS = (0.3, 1.0)
@@ -73,23 +72,6 @@ def mean_of(scores: list[dict[str, float]], subset: list[int] | None = None) -> 
             for name, key in (("ndcg@10", "ndcg"), ("recall@10", "recall@10"), ("mrr@10", "mrr"), ("recall@1", "recall@1"))}
 
 
-def open_kb(args: argparse.Namespace, corpus: Path | None):
-    from domainrag import DomainRAG
-
-    if args.uri:
-        rag = DomainRAG.from_pack(args.pack, uri=args.uri, kb=args.kb)
-        if not rag.store.has_kb(rag.kb):
-            raise SystemExit(f"error: no knowledge base {rag.kb!r} at {args.uri}")
-        return rag
-    if corpus is None:
-        raise SystemExit("error: give --corpus (a path under ../shared/data) or --uri/--kb of a KB holding it")
-    home = Path(tempfile.mkdtemp(prefix="domainrag-bench-fusion-"))
-    rag = DomainRAG.from_pack(args.pack, uri=str(home / "milvus.db"), kb="fusion")
-    print(f"ingesting {corpus} into a temporary KB …", file=sys.stderr)
-    rag.ingest([corpus])
-    return rag
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pack", required=True)
@@ -107,7 +89,7 @@ def main() -> int:
     from domainrag.evaluate.sets import load_eval_set
 
     items = [item for item in load_eval_set(questions).items if item.gold]
-    rag = open_kb(args, corpus)
+    rag, _ = pack_kb(args.pack, args.uri, args.kb, corpus, "fusion")
     rows = collect(rag, items)
     settings = rag.pack.retrieval
     shipped = ({"dense": settings.dense_weight, "words": settings.bm25_weight, "grams": settings.grams_weight},
@@ -123,17 +105,18 @@ def main() -> int:
     order = list(range(len(rows)))
     random.Random(0).shuffle(order)
     halves = [sorted(order[::2]), sorted(order[1::2])]
+    shipped_scores = per_question(rows, *shipped)
     held_out = []
     for pick, score in ((0, 1), (1, 0)):
         best = max(grid, key=lambda p: mean_of(scores[repr(p)], halves[pick])["ndcg@10"])
         held_out.append({"chosen_on_one_half": {**best[0], "rrf_k": best[1]},
                          "other_half": mean_of(scores[repr(best)], halves[score]),
-                         "pack_setting_on_that_half": mean_of(per_question(rows, *shipped), halves[score])})
+                         "pack_setting_on_that_half": mean_of(shipped_scores, halves[score])})
     cv = {name: round(statistics.fmean(h["other_half"][name] for h in held_out), 4) for name in held_out[0]["other_half"]}
     result = {
         "pack": args.pack, "set": args.set, "questions": len(rows), "kb": f"{rag.uri} kb={rag.kb}",
         "chunks": rag.store.count(rag.kb), "dense_model": rag.embedding_model_name,
-        "pack_setting": {**shipped[0], "rrf_k": shipped[1]}, "pack_setting_scores": mean_of(per_question(rows, *shipped)),
+        "pack_setting": {**shipped[0], "rrf_k": shipped[1]}, "pack_setting_scores": mean_of(shipped_scores),
         **{f"{leg}_alone": mean_of(per_question(rows, {leg: 1.0}, 60)) for leg in LEGS if rows and leg in rows[0][0]},
         "equal_weights_rrf_k_60": mean_of(per_question(rows, {leg: 1.0 for leg in LEGS}, 60)),
         "cross_validated_choice": cv, "folds": held_out,

@@ -206,7 +206,7 @@ class IngestPipeline:
         return parsed.chunks
 
     def _embed_and_send(self, chunks: list[Chunk], files: list[_PendingFile], writer: "_Writer",
-                        sent: Callable[[], None] = lambda: None) -> None:
+                        sent: Callable[[], None]) -> None:
         """Embed ``chunks`` and queue them for writing, ``WRITE_PART`` (or ``batch_size``, when larger) at a time: one
         large file (a JSONL of thousands of records) shows progress and is stored as it goes. ``files`` are entered as
         pending before the first part and recorded after the last, once all their chunks are written. ``sent`` is
