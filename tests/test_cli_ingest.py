@@ -25,15 +25,15 @@ def test_cli_json_outputs_and_kb_commands(tmp_path: Path) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     shutil.copy(LAW_CORPUS / SOLE_PROPRIETORSHIP, corpus / "sole.md")
-    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "empty [draft].txt").write_bytes(b"")  # brackets in a name are printed as they are, not as markup
     db = str(tmp_path / "cli.db")
 
     ingest = cli("ingest", str(corpus), "--pack", "law", "--uri", db, "--kb", "cli_kb", "--json", home=tmp_path)
     assert ingest.returncode == 1, ingest.stderr  # one file skipped → exit 1, the rest stored
     summary = json.loads(ingest.stdout)
     assert summary["ingested"] == 1 and summary["chunks_total"] == summary["chunks_added"] > 40
-    assert summary["skipped"] == [{"source": str(corpus / "empty.txt"), "reason": "empty file"}]
-    assert "empty.txt: empty file" in ingest.stderr
+    assert summary["skipped"] == [{"source": str(corpus / "empty [draft].txt"), "reason": "empty file"}]
+    assert "empty [draft].txt: empty file" in ingest.stderr
 
     search = cli("search", "个人独资企业的投资人以其个人财产承担什么责任", "--pack", "law", "--uri", db,
                  "--kb", "cli_kb", "--k", "3", "--json", home=tmp_path)
@@ -59,6 +59,11 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert "unknown pack 'astrology'" in unknown.stderr and "Traceback" not in unknown.stderr
     missing = cli("ingest", str(tmp_path / "nowhere"), "--pack", "law", "--uri", str(tmp_path / "e.db"), home=tmp_path)
     assert missing.returncode == 2 and "path not found" in missing.stderr
+    pack = tmp_path / "mypack"
+    pack.mkdir()
+    (pack / "pack.toml").write_text('[pack]\nname = "mypack"\n\n[retrieval]\nmode = "fancy"\n', encoding="utf-8")
+    bad = cli("search", "x", "--pack", str(pack), "--uri", str(tmp_path / "e.db"), home=tmp_path)
+    assert bad.returncode == 2 and "[retrieval] mode must be hybrid, dense or bm25" in bad.stderr  # not read as markup
 
 
 def test_cli_skips_links_leaving_the_folder_unless_follow_links(tmp_path: Path) -> None:

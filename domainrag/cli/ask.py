@@ -138,7 +138,7 @@ def ask(
     base_model: str = BaseModelOpt, max_new_tokens: int = MaxTokensOpt, embedding_model: str = EmbeddingOpt,
     mode: str = AnswerModeOpt, server: str = ServerOpt, api_key: str = ApiKeyOpt,
 ) -> None:
-    """Answer a question from the knowledge base, citing the passages used as [n]."""
+    """Answer a question from the knowledge base, citing the passages it uses by number ([1], [2], ...)."""
     warnings_to_stderr()
     turns = read_history(history)
     options = dict(use_cache=not no_cache, k=k, adapter=adapter, max_new_tokens=max_new_tokens)
@@ -183,6 +183,6 @@ def ask(
     wrote = answer.mode == "generated"  # the model is named only when its words are shown (a cache hit too)
     stages = [f"{label} {t[key]:.0f} ms" for key, label in
               (("retrieve_ms", "retrieve"), ("first_token_ms", "first token"), ("total_ms", "total")) if key in t]
-    err.print(f"[dim]{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if wrote else ''}"
+    err.print(f"{MODE_LABELS.get(answer.mode, answer.mode)}{' · ' + model if wrote else ''}"
               f"{f'  cache hit (similarity {answer.similarity})' if answer.cache_hit else ''}"
-              f"{f'  answered by {server}' if server else ''}  {' · '.join(stages)}[/]")
+              f"{f'  answered by {server}' if server else ''}  {' · '.join(stages)}", style="dim")

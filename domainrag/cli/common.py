@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from domainrag.errors import DomainRAGError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error = one line, even when piped
-out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # one error = one line, even when piped
+out = Console(highlight=False, soft_wrap=True, markup=False)
 
 PackOpt = typer.Option(..., "--pack", "-p", help="Pack name (law, finance, ...) or a pack folder path.")
 KbOpt = typer.Option(None, "--kb", help="Knowledge base name (default: the pack's name).")
@@ -61,7 +62,7 @@ def quiet_libraries() -> None:
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print one error line to stderr and exit."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from domainrag.cli.ask import AdapterOpt, BaseModelOpt, LlmEndpointOpt, LlmModelOpt, MaxTokensOpt
 from domainrag.cli.common import (EmbeddingOpt, JsonOpt, KbOpt, TokenOpt, UriOpt, answer_mode_for, err, fail,
@@ -62,7 +64,7 @@ def eval_command(
         endpoint=llm_endpoint, model=llm_model, base_model=base_model,
         answer_mode=answer_mode_for(answer_mode, llm_endpoint, base_model))
     loaded = resolve_set(rag.pack, eval_set, skip_invalid=skip_invalid,
-                         warn=lambda message: err.print(f"[yellow]warning[/] {message}"))
+                         warn=lambda message: err.print(f"[yellow]warning[/] {escape(message)}", markup=True))
     try:
         result = run_eval(rag, loaded, k=k, answers=answers, mode=mode, limit=limit, run_dir=report, fresh=fresh,
                           ask_options={"adapter": adapter, "max_new_tokens": max_new_tokens},
@@ -110,14 +112,14 @@ def _compare(runs: tuple[str, str], as_json: bool, report: Path | None, limit: i
         print_json(result)
         return
     for key, (a, b) in result["settings"].items():
-        err.print(f"[dim]{key}: A={a} B={b}[/]")
+        err.print(f"{key}: A={a} B={b}", style="dim")
     table = Table("metric", "A", "B", "Δ (B − A)", title=f"A = {runs[0]}\nB = {runs[1]}\n{result['common']} common questions")
     for row in result["metrics"]:
         delta = row["delta"]
         colour = {"A": "red", "B": "green"}.get(row["better"] or "", "")
         shown = f"{delta:+.3f}" if delta is not None else "–"
         table.add_row(row["metric"], *(f"{v:.3f}" if v is not None else "–" for v in (row["a"], row["b"])),
-                      f"[{colour}]{shown}[/]" if colour else shown)
+                      Text(shown, style=colour))
     out.print(table)
     if "judge" in result:
         j = result["judge"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from domainrag.cli.common import (EXIT_ERROR, EmbeddingOpt, JsonOpt, KbOpt, PackOpt, TokenOpt, UriOpt, err,
@@ -46,9 +47,9 @@ def ingest(
     else:
         summary = rag.ingest([str(p) for p in paths], progress=not as_json or err.is_terminal, **options)
     for skipped in summary.skipped:
-        err.print(f"[yellow]skipped[/] {skipped['source']}: {skipped['reason']}")
+        err.print(f"[yellow]skipped[/] {escape(skipped['source'])}: {escape(skipped['reason'])}", markup=True)
     for warning in summary.warnings:
-        err.print(f"[yellow]warning[/] {warning['source']}: {warning['warning']}")
+        err.print(f"[yellow]warning[/] {escape(warning['source'])}: {escape(warning['warning'])}", markup=True)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -85,5 +86,6 @@ def search(
     for hit in hits:
         location = " · ".join(p for p in (hit.title, hit.section) if p)
         cited = f"  cited by {hit.metadata['cited_by']}" if hit.metadata.get("cited_by") else ""
-        out.print(f"[bold]{hit.rank}.[/] [cyan]{location}[/]  [dim]score {hit.score:.4f}{cited}  {hit.source}[/]")
+        out.print(f"[bold]{hit.rank}.[/] [cyan]{escape(location)}[/]  [dim]score {hit.score:.4f}{escape(cited)}  "
+                  f"{escape(hit.source)}[/]", markup=True)
         out.print(f"   {hit.text[:300]}")

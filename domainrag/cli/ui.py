@@ -7,6 +7,7 @@ import socket
 import sys
 
 import typer
+from rich.markup import escape
 
 from domainrag.cli.common import TokenOpt, UriOpt, err, fail, handle_errors
 
@@ -64,7 +65,7 @@ def ui(
         env["DOMAINRAG_MILVUS_TOKEN"] = token  # the environment, not the command line, so `ps` does not show it
     if max_new_tokens:
         env["DOMAINRAG_UI_MAX_NEW_TOKENS"] = str(max_new_tokens)
-    err.print(f"domainrag UI for pack [bold]{pack}[/] on http://{host}:{port}  (Ctrl-C to stop)")
+    err.print(f"domainrag UI for pack [bold]{escape(pack)}[/] on http://{host}:{port}  (Ctrl-C to stop)", markup=True)
     command = streamlit_command(pack, port, host, open_browser)
     sys.stdout.flush()
     sys.stderr.flush()
