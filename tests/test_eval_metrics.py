@@ -189,6 +189,9 @@ def test_score_answer_on_precomputed_answers() -> None:
     assert scored["citation_precision"] == 0.5 and scored["citations"] == 2
     assert scored["faithfulness"] == 1.0 and scored["sentences"] == 2
     assert scored["rouge_l"] == pytest.approx(metrics.rouge_l(scored["text"], law.answer))
+    record = Citation(1, "c3", "s", "medical_qa", "#1", "问：肛门病变可能是什么疾病的症状?\n答：食管克罗恩病")
+    quoted = score_answer(law, "根据《medical_qa》[1]，食管克罗恩病", [record])  # a short quote led by its source's name
+    assert quoted["faithfulness"] == 1.0
     mcq = parse_item({"question": "选哪个?A:甲;B:乙", "answer": "正确答案：B。"}, 2, "q2")
     assert score_answer(mcq, "[正确答案]B<eoa>", [])["correct"] is True
     number = parse_item({"question": "多少？", "answer": "71.28元"}, 3, "q3")

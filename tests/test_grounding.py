@@ -66,6 +66,25 @@ def test_the_relevant_clause_is_the_part_that_answers() -> None:
     assert cut == "携带凶器抢夺的，依照本法第二百六十三条的规定定罪处罚。"
 
 
+def test_a_question_and_answer_record_is_quoted_from_its_answer() -> None:
+    record = ("问：白带增多发黄怎么个情况？最近几天内裤上有偏黄的粘液痕迹，白带增多泛黄怎么回事？\n"
+              "答：白带增多泛黄应该是患阴道炎了，而且是细菌性阴道炎的可能性大。具体用药谨遵医嘱。")
+    # the question restates the user's words best, but quoting it back answers nothing
+    assert relevant_clause("白带增多发黄是怎么回事？", record, max_chars=200) == (
+        "白带增多泛黄应该是患阴道炎了，而且是细菌性阴道炎的可能性大。具体用药谨遵医嘱。")
+    dialogue = "问：糖尿病可以吃火龙果吗？\n答：火龙果是低能量的水果，可以适量吃。\n问：苹果呢？答：苹果也可以少量吃。"
+    assert clauses(dialogue) == ["火龙果是低能量的水果，可以适量吃。", "苹果也可以少量吃。"]
+    row = "序号: 30；类型: 基金；端到端query: 鹏扬淳选最近3个月表现怎么样；参考答案: 最近3个月上涨1.2%。"  # a CSV record
+    assert clauses(row) == ["最近3个月上涨1.2%。"]
+    english = "Question: How many clips did Natalia sell?\nAnswer: She sold 72 clips."
+    assert relevant_clause("How many clips did Natalia sell?", english) == "She sold 72 clips."
+    # labels that are not a question's or an answer's stay text: a statute's list, a passage without an answer
+    assert clauses("第二十条 有下列情形之一的：（一）解除合同的；") == ["有下列情形之一的：（一）解除合同的；"]
+    assert clauses("问：糖尿病可以吃火龙果吗？") == ["问：糖尿病可以吃火龙果吗？"]
+    exam = "下列哪项判断是正确的?A:商务部必须证明政府提供了现金;B:可以作出承诺"  # an option, not an answer
+    assert "".join(clauses(exam)) == exam
+
+
 def test_english_passages_split_into_sentences_and_keep_their_spaces() -> None:
     passage = ("Natalia sold clips to 48 of her friends in April. In May she sold half as many clips, at $0.5 each. "
                "Her brother collects stamps and keeps them in 3 albums of 120 pages")

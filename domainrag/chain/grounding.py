@@ -130,9 +130,37 @@ def reference_for(n: int, title: str, metadata: dict) -> Reference:
 
 
 # ---- extractive answers --------------------------------------------------------------------------------------
+# The labelled fields of a question-and-answer record: 问：… 答：…, Question: … Answer: …, a CSV row's
+# "端到端query: …；参考答案: …". A label starts the text, a line, a sentence or a CSV field; other labels (序号: 30)
+# stay text.
+_FIELD_LABEL = re.compile(r"(?:^|(?<=[\n；;。？！?!.]))[ \t]*([^\s：:；;。？！?!.]{1,12})[ \t]*[：:]")
+# (Not a bare Q or A: "A:" is as often an exam's first option.)
+_QUESTION_LABEL = re.compile(r"^(?:\S{0,6}(?:问|问题|提问|题目|query|question|instruction|input)|human|user|患者|用户)$",
+                             re.IGNORECASE)
+_ANSWER_LABEL = re.compile(r"^(?:\S{0,4}(?:答|答案|回答|解答|解析|answer|output|solution|analysis)|gpt|assistant|医生)$",
+                           re.IGNORECASE)
+
+
+def answer_part(text: str) -> str:
+    """The answer fields of a question-and-answer passage (what follows 答：/Answer:, up to the next question or answer
+    label); the whole text when it has no answer label. Quoting a Q&A record's question back would answer nothing."""
+    fields: list[tuple[bool, int, int]] = []  # (is an answer, where its label starts, where its text starts)
+    for match in _FIELD_LABEL.finditer(text):
+        label = match.group(1)
+        if _ANSWER_LABEL.match(label):
+            fields.append((True, match.start(), match.end()))
+        elif _QUESTION_LABEL.match(label):
+            fields.append((False, match.start(), match.end()))
+    ends = [start for _, start, _ in fields[1:]] + [len(text)]
+    answers = [text[begin:end].strip() for (is_answer, _, begin), end in zip(fields, ends) if is_answer]
+    answers = [part for part in answers if part]
+    return "\n".join(answers) if answers else text
+
+
 def clauses(text: str) -> list[str]:
-    """A passage's sentences, without its leading article label (第N条, 第N条（续1）)."""
-    body = _LABEL.sub("", text, count=1)
+    """A passage's sentences, without its leading article label (第N条, 第N条（续1）); of a question-and-answer
+    record, the answer's sentences only (``answer_part``)."""
+    body = answer_part(_LABEL.sub("", text, count=1))
     return [piece.strip() for piece in SENTENCE_BREAK.split(body) if piece.strip()]
 
 

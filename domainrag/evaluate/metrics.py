@@ -14,7 +14,7 @@ Answers:
   unsupported_mentions    statute articles the answer names that none of its sources holds
   citation precision share of cited chunks that satisfy a gold item
   faithfulness      share of answer sentences supported by the cited chunks: a sentence is supported when
-                    ≥ ``threshold`` (default 0.5) of its character bigrams occur in the cited chunks' text
+                    ≥ ``threshold`` (default 0.5) of its character bigrams occur in the cited chunks' title and text
 """
 
 from __future__ import annotations

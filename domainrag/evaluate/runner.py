@@ -74,8 +74,9 @@ def score_answer(item: EvalItem, text: str, citations: list[Any], ignore: tuple[
         matched = [item.gold.matches(c) for c in citations]
         result["citation_precision"] = metrics.citation_precision(matched)
         result["cites_gold"] = any(matched)
+    # a cited passage supports its own title too: the lead naming it (根据《title》[1]，) is no unsupported claim
     result["faithfulness"], result["supported_sentences"], result["sentences"] = metrics.faithfulness(
-        text, [c.text for c in citations], ignore=ignore)
+        text, [f"{c.title}\n{c.text}" for c in citations], ignore=ignore)
     return result
 
 
