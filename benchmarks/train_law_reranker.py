@@ -236,8 +236,9 @@ def listwise_direction(groups, l2: float):
             scores = x @ w
             p = np.exp(scores - scores.max())
             p /= p.sum()
-            loss -= np.log(p[gold].sum() + 1e-12)
-            target = np.where(gold, p, 0.0) / p[gold].sum()
+            gold_mass = p[gold].sum()
+            loss -= np.log(gold_mass + 1e-12)
+            target = np.where(gold, p, 0.0) / gold_mass
             gradient = gradient + x.T @ (p - target)
         return loss, gradient
 

@@ -152,8 +152,8 @@ def answer_part(text: str) -> str:
         elif _QUESTION_LABEL.match(label):
             fields.append((False, match.start(), match.end()))
     ends = [start for _, start, _ in fields[1:]] + [len(text)]
-    answers = [text[begin:end].strip() for (is_answer, _, begin), end in zip(fields, ends) if is_answer]
-    answers = [part for part in answers if part]
+    answers = [part for (is_answer, _, begin), end in zip(fields, ends)
+               if is_answer and (part := text[begin:end].strip())]
     return "\n".join(answers) if answers else text
 
 

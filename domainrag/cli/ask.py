@@ -72,7 +72,7 @@ class _WarningsToStderr(logging.Handler):
         if _AnswerLine.open and _AnswerLine.shares_stderr():
             _AnswerLine.open = False
             err.print()
-        err.print(record.getMessage(), style=style, markup=False, highlight=False)
+        err.print(record.getMessage(), style=style)  # the console reads no markup and highlights nothing
 
 
 def warnings_to_stderr() -> None:
