@@ -1,7 +1,8 @@
 """Answer quality on LawBench 3-2 (dev, 250 scenario questions) against the whole law/laws corpus.
 
 Scores each answer the way LawBench scores task 3-2 (ROUGE-L F over jieba words, ``rouge_chinese``) and checks its
-citations: cites-any (a valid [n]), cites-gold (a citation points at the gold law and article), answers naming an
+citations: cites-any (a valid [n]), cites-gold (a citation points at the gold law and article; the first citation
+alone, and how many answers also quote a second passage, are printed beside it), answers naming an
 article absent from their sources, refusals, and how each answer was written (``Answer.mode``). Baselines of the
 same run, on the same retrieval:
   quote-top-hit   "根据《title》" + the top passage's text (what search alone gives)
@@ -83,6 +84,8 @@ def main() -> int:
             "baseline_quote": rouge_l_words(quote_top_hit(top) if top else "", reference),
             "baseline_extractive": rouge_l_words(extractive, reference),
             "cites_any": bool(answer.citations), "cites_gold": bool(gold) and any(gold.matches(c) for c in answer.citations),
+            "first_cites_gold": bool(gold) and bool(answer.citations) and bool(gold.matches(answer.citations[0])),
+            "cites_two": len({c.n for c in answer.citations}) > 1,
             "top_is_gold": bool(gold) and top is not None and bool(gold.matches(top)),
             "unsupported": len(unsupported_mentions(answer.answer, given)), "mode": answer.mode,
             "first_token_ms": answer.timings.get("first_token_ms", 0.0), "total_ms": answer.timings.get("total_ms", 0.0),
@@ -98,6 +101,8 @@ def main() -> int:
         "baseline_quote_top_hit_rouge_l": mean([r["baseline_quote"] for r in rows]),
         "baseline_extractive_rouge_l": mean([r["baseline_extractive"] for r in rows]),
         "cites_gold": mean([float(r["cites_gold"]) for r in rows]),
+        "first_citation_is_gold": mean([float(r["first_cites_gold"]) for r in rows]),
+        "answers_citing_two_passages": sum(r["cites_two"] for r in rows),
         "top_hit_is_gold (R@1)": mean([float(r["top_is_gold"]) for r in rows]),
         "cites_any_of_answered": mean([float(r["cites_any"]) for r in answered]),
         "answers_with_unsupported_articles": sum(r["unsupported"] > 0 for r in rows),

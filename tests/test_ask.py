@@ -176,6 +176,44 @@ def test_extractive_mode_answers_without_the_model(law_rag: DomainRAG) -> None:
     assert "处三年以下有期徒刑" in answer.answer and answer.citations[0].n == 1
 
 
+def test_an_unsure_search_gets_both_passages_quoted(law_rag: DomainRAG) -> None:
+    """The real chain over real passages, their scores set to what a reranker would give: when the best passage is
+    under ``also_quote_below`` and the second at least ``also_quote_ratio`` of it, the answer quotes both, each
+    with its citation; a sure best passage, or a far weaker second, is quoted alone; 0 turns it off."""
+    from domainrag.chain import AnswerChain
+    from domainrag.chain.grounding import short_title
+
+    hits = law_rag.search(THEFT, 5)
+    assert len(hits) >= 2 and hits[0].chunk_id != hits[1].chunk_id
+
+    def answer(scores: list[float], settings: dict) -> Answer:
+        scored = [dataclasses.replace(hit, score=score) for hit, score in zip(hits, scores + [0.0] * len(hits))]
+        pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw,
+                                                      "answer": {"mode": "extractive", **settings}},
+                                   retrieval=dataclasses.replace(law_rag.pack.retrieval, score_threshold=0.0))
+        return AnswerChain(pack, lambda question, k: scored[:k], ScriptedGenerator(), cache=None).ask(THEFT)
+
+    on = {"also_quote_below": 0.2, "also_quote_ratio": 0.5}
+    both = answer([0.15, 0.1], on)
+    assert [c.n for c in both.citations] == [1, 2] and both.mode == "extractive"
+    first, second = both.answer.split("另可参照")
+    assert first.startswith("根据《刑法》") and "[1]" in first
+    assert second.startswith(f"《{short_title(hits[1].title)}》") and "[2]" in second
+    assert [c.chunk_id for c in both.citations] == [hits[0].chunk_id, hits[1].chunk_id]
+    for scores, settings in (([0.9, 0.85], on), ([0.15, 0.05], on), ([0.15, 0.1], {})):
+        alone = answer(scores, settings)
+        assert [c.n for c in alone.citations] == [1] and "另可参照" not in alone.answer, (scores, settings)
+
+
+def test_bad_also_quote_settings_are_named(law_rag: DomainRAG) -> None:
+    from domainrag.chain.answer_chain import AnswerSettings
+    from domainrag.errors import ConfigError
+
+    pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw, "answer": {"also_quote_below": 2}})
+    with pytest.raises(ConfigError, match=r"\[answer\] also_quote_below and also_quote_ratio must be numbers"):
+        AnswerSettings.from_pack(pack)
+
+
 def test_nothing_relevant_says_so_without_generating(law_rag: DomainRAG) -> None:
     generator = ScriptedGenerator()
     rag = make_rag(law_rag, generator=generator)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domainrag.chain.grounding import (Reference, SentenceGate, clauses, lead_language, relevant_clause,
-                                       sentence_support, short_title, unsupported_mentions)
+from domainrag.chain.grounding import (Reference, SentenceGate, clauses, extractive_answer, lead_language,
+                                       quotes_runner_up, relevant_clause, sentence_support, short_title,
+                                       unsupported_mentions)
 from domainrag.llm.constraints import marker_prefix_ok
 
 THEFT_ARTICLE = ("第二百六十四条 盗窃公私财物，数额较大的，或者多次盗窃、入户盗窃、携带凶器盗窃、扒窃的，处三年以下有期徒刑、"
@@ -22,6 +23,20 @@ def test_titles_are_named_as_answers_name_them() -> None:
     assert Reference(1, "刑法", "第二百六十四条").lead() == "根据《刑法》第二百六十四条的规定[1]，"
     assert Reference(2, "Guide").lead("en") == "According to Guide [2], "
     assert Reference(3, "medical_qa").lead() == "根据《medical_qa》[3]，"  # a passage that is no statute article
+
+
+def test_a_second_source_is_quoted_only_when_the_search_cannot_tell_the_two_apart() -> None:
+    assert Reference(2, "刑法", "第二百六十七条").also() == "另可参照《刑法》第二百六十七条的规定[2]："
+    assert Reference(2, "Guide").also("en") == " See also Guide [2]: "
+    both = extractive_answer("抢夺财物怎么处罚？", Reference(1, "刑法", "第二百六十四条"), THEFT_ARTICLE, max_chars=300,
+                             also=(Reference(2, "刑法", "第二百六十七条"), ROBBERY_ARTICLE))
+    assert both.startswith("根据《刑法》第二百六十四条的规定[1]，盗窃公私财物")
+    assert "另可参照《刑法》第二百六十七条的规定[2]：抢夺公私财物" in both
+    assert quotes_runner_up([0.15, 0.1], below=0.2, ratio=0.5)
+    assert not quotes_runner_up([0.15, 0.05], below=0.2, ratio=0.5)  # the second far weaker
+    assert not quotes_runner_up([0.9, 0.89], below=0.2, ratio=0.5)  # the first sure enough
+    assert not quotes_runner_up([0.15, 0.1], below=0.0, ratio=0.5)  # off
+    assert not quotes_runner_up([0.15], below=0.2, ratio=0.5)  # one passage
 
 
 def test_the_lead_speaks_the_questions_language() -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
-from domainrag.chain.grounding import SUPPORT_THRESHOLD, SentenceGate, lead_language, reference_for, relevant_clause
+from domainrag.chain.grounding import (SUPPORT_THRESHOLD, SentenceGate, lead_language, quotes_runner_up, reference_for,
+                                       relevant_clause)
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
@@ -48,6 +49,9 @@ class AnswerSettings:
       (the clause, without calling the model).
     support_threshold: share of a generated sentence's character bigrams that must occur in the passages.
     clause_chars: the longest clause an extractive answer quotes (a longer passage is cut to its best sentences).
+    also_quote_below, also_quote_ratio: an extractive answer quotes the second passage too (另可参照…[2]) when the
+      best passage's score is under ``also_quote_below`` and the second's at least ``also_quote_ratio`` times it
+      (``grounding.quotes_runner_up``). Meant for packs with a reranker, whose scores are probabilities; 0: never.
     """
 
     no_context: str = "refuse"
@@ -57,6 +61,8 @@ class AnswerSettings:
     mode: str = "grounded"
     support_threshold: float = SUPPORT_THRESHOLD
     clause_chars: int = 160
+    also_quote_below: float = 0.0
+    also_quote_ratio: float = 0.5
 
     @classmethod
     def from_pack(cls, pack: Any) -> "AnswerSettings":
@@ -69,6 +75,9 @@ class AnswerSettings:
                 or settings.mode not in ANSWER_MODES:
             raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate, rewrite "
                               "rules|llm and mode grounded|extractive")
+        if not (0 <= settings.also_quote_below <= 1 and 0 <= settings.also_quote_ratio <= 1):
+            raise ConfigError(f"{pack.path}/pack.toml: [answer] also_quote_below and also_quote_ratio must be "
+                              "numbers from 0 to 1 (0 turns quoting a second passage off)")
         return settings
 
 
@@ -324,7 +333,8 @@ class AnswerChain:
 
     def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
         n, top, _ = turn.passages[0]
-        lead = reference_for(n, top.title, top.metadata).lead(lead_language(turn.standalone, self.language))
+        language = lead_language(turn.standalone, self.language)
+        lead = reference_for(n, top.title, top.metadata).lead(language)
         first = turn.elapsed_ms()
         yield chunk(answer=lead)
         parts, mode, gen_ms = [lead], "extractive", 0.0
@@ -359,6 +369,12 @@ class AnswerChain:
                 mode = "generated"
         if mode == "extractive":
             clause = relevant_clause(turn.standalone, top.text, self.settings.clause_chars)
+            settings = self.settings
+            if quotes_runner_up([hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below,
+                                settings.also_quote_ratio):
+                m, second, _ = turn.passages[1]
+                clause += (reference_for(m, second.title, second.metadata).also(language)
+                           + relevant_clause(turn.standalone, second.text, settings.clause_chars))
             parts.append(clause)
             yield chunk(answer=clause)
         return parts, mode, gen_ms, first

@@ -111,6 +111,14 @@ class Reference:
             return f"根据{name}{self.article}的规定[{self.n}]，" if self.article else f"根据{name}[{self.n}]，"
         return f"According to {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}], "
 
+    def also(self, language: str = "zh") -> str:
+        """``另可参照《刑法》第二百六十三条的规定[2]：`` / `` See also [2] Title: ``: a second source quoted after the
+        first, when the search cannot tell which of the two is meant."""
+        if language.startswith("zh"):
+            name = f"《{self.title}》" if self.title else "资料"
+            return f"另可参照{name}{self.article}的规定[{self.n}]：" if self.article else f"另可参照{name}[{self.n}]："
+        return f" See also {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}]: "
+
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -196,10 +204,21 @@ def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
 
 
 def extractive_answer(question: str, reference: Reference, text: str, language: str = "zh",
-                      max_chars: int = 160) -> str:
-    """The lead naming the passage, then its clause that answers the question."""
-    clause = relevant_clause(question, text, max_chars)
-    return reference.lead(language) + clause
+                      max_chars: int = 160, also: tuple[Reference, str] | None = None) -> str:
+    """The lead naming the passage, then its clause that answers the question; with ``also`` (a second passage's
+    reference and text), that passage's clause after ``Reference.also``."""
+    answer = reference.lead(language) + relevant_clause(question, text, max_chars)
+    if also is not None:
+        second, second_text = also
+        answer += second.also(language) + relevant_clause(question, second_text, max_chars)
+    return answer
+
+
+def quotes_runner_up(scores: Sequence[float], below: float, ratio: float) -> bool:
+    """Whether an extractive answer should quote the second passage too: the best one's score (the reranker's
+    probability that it is the passage asked for) is under ``below`` and the second's at least ``ratio`` times it,
+    so the search itself cannot tell which of the two is meant. ``below`` 0: never."""
+    return len(scores) >= 2 and scores[0] < below and scores[1] >= ratio * scores[0]
 
 
 # ---- checking a streamed generation --------------------------------------------------------------------------
