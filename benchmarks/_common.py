@@ -22,26 +22,29 @@ def shared_path(*parts: str) -> Path | None:
     return path
 
 
-def open_law_kb(uri: str, kb: str):
-    """The law pack's DomainRAG on an existing whole-corpus KB, or None (with an error on stderr) when there is none."""
+def open_kb(pack: str, uri: str, kb: str | None, first: str = "ingest it first"):
+    """The pack's DomainRAG on the existing KB ``kb`` at ``uri``; exits with an error naming it (and ``first``, what
+    makes it) when there is none."""
     from domainrag import DomainRAG
 
-    rag = DomainRAG.from_pack("law", uri=uri, kb=kb)
-    if not rag.store.has_kb(kb):
-        print(f"error: no KB {kb!r} at {uri}: run benchmarks/retrieval.py first", file=sys.stderr)
-        return None
+    rag = DomainRAG.from_pack(pack, uri=uri, kb=kb)
+    if not rag.store.has_kb(rag.kb):
+        raise SystemExit(f"error: no knowledge base {rag.kb!r} at {uri}; {first}")
     return rag
 
 
+def open_law_kb(uri: str, kb: str):
+    """The law pack's DomainRAG on an existing whole-corpus KB (``open_kb``)."""
+    return open_kb("law", uri, kb, "run benchmarks/retrieval.py first (it ingests the whole law/laws corpus)")
+
+
 def pack_kb(pack: str, uri: str | None, kb: str | None, corpus: Path | None, sample_kb: str):
-    """The pack's DomainRAG and a line naming its corpus: the existing KB ``kb`` at ``uri`` (exit with an error when
-    there is none), else ``corpus`` ingested into a temporary KB named ``sample_kb``."""
+    """The pack's DomainRAG and a line naming its corpus: the existing KB ``kb`` at ``uri`` (``open_kb``), else
+    ``corpus`` ingested into a temporary KB named ``sample_kb``."""
     from domainrag import DomainRAG
 
     if uri:
-        rag = DomainRAG.from_pack(pack, uri=uri, kb=kb)
-        if not rag.store.has_kb(rag.kb):
-            raise SystemExit(f"error: no knowledge base {rag.kb!r} at {uri}; ingest it first")
+        rag = open_kb(pack, uri, kb)
         return rag, f"{uri} kb={rag.kb}"
     if corpus is None:
         raise SystemExit("error: name the documents to ingest, or --uri/--kb of a knowledge base holding them")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import p50_p95, print_result, quiet, shared_path  # noqa: E402
+from _common import open_law_kb, p50_p95, print_result, quiet, shared_path  # noqa: E402
 
 
 def quote_top_hit(hit: Any) -> str:
@@ -54,15 +54,13 @@ def main() -> int:
         return 0
     from dataclasses import replace
 
-    from domainrag import DomainRAG
     from domainrag.chain.grounding import extractive_answer, reference_for, unsupported_mentions
     from domainrag.evaluate.gold import Gold, hit_article
     from domainrag.lawref import parse_article_ref
     from domainrag.evaluate.metrics import rouge_l_words
 
     records = json.loads(data.read_text(encoding="utf-8"))[args.offset:args.offset + args.n]
-    rag = DomainRAG.from_pack("law", uri=args.uri, kb=args.kb).with_llm(base_model=args.base_model,
-                                                                       max_new_tokens=args.max_new_tokens)
+    rag = open_law_kb(args.uri, args.kb).with_llm(base_model=args.base_model, max_new_tokens=args.max_new_tokens)
     chain = rag.answer_chain
     if args.mode:
         chain.settings = replace(chain.settings, mode=args.mode)

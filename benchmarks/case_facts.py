@@ -92,8 +92,6 @@ def main() -> int:
     if laws is None or dev is None:
         return 0
     rag = open_law_kb(args.uri, args.kb)
-    if rag is None:
-        return 1
     follower = rag.retriever.follower
     if follower is None:
         print("error: the law pack's [retrieval] cited_weight is 0", file=sys.stderr)

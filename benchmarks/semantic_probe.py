@@ -70,8 +70,6 @@ def dev_candidates(uri: str, kb: str, depth: int):
     from domainrag.rerank import LinearReranker, load_embedding
 
     rag = open_law_kb(uri, kb)
-    if rag is None:
-        return 1
     probe = LinearReranker(weights={}, bias=0.0, depth=depth, preferred=re.compile(rag.pack.retrieval.prefer_titles),
                            embedder=load_embedding(REPO / "domains" / "law" / "reranker" / "embedding"))
     return candidates(rag, lawbench_items(rag, kb, dev), probe, depth)

@@ -312,8 +312,6 @@ def main() -> int:
     from domainrag.rerank import LinearReranker, load_embedding
 
     rag = open_law_kb(args.uri, args.kb)
-    if rag is None:
-        return 1
     embedding_dir = args.out / "embedding"
     statute = re.compile(rag.pack.retrieval.prefer_titles)  # the authority prior's titles: 法 / 法典
     started = time.perf_counter()

@@ -200,6 +200,11 @@ def test_an_unsure_search_gets_both_passages_quoted(law_rag: DomainRAG) -> None:
     assert first.startswith("根据《刑法》") and "[1]" in first
     assert second.startswith(f"《{short_title(hits[1].title)}》") and "[2]" in second
     assert [c.chunk_id for c in both.citations] == [hits[0].chunk_id, hits[1].chunk_id]
+    # the runner-up another dated version of the first passage's law: each lead names its version
+    hits[1] = dataclasses.replace(hits[1], title=hits[0].title, source="laws/刑法(1997-03-14).md")
+    hits[0] = dataclasses.replace(hits[0], source="laws/刑法(2023-12-29).md")
+    versions = answer([0.15, 0.1], on).answer
+    assert versions.startswith("根据《刑法》（2023-12-29）第") and "另可参照《刑法》（1997-03-14）第" in versions
     for scores, settings in (([0.9, 0.85], on), ([0.15, 0.05], on), ([0.15, 0.1], {})):
         alone = answer(scores, settings)
         assert [c.n for c in alone.citations] == [1] and "另可参照" not in alone.answer, (scores, settings)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domainrag.chain.grounding import (Reference, SentenceGate, clauses, extractive_answer, lead_language,
-                                       quotes_runner_up, relevant_clause, sentence_support, short_title,
-                                       unsupported_mentions)
+from domainrag.chain.grounding import (Reference, SentenceGate, clauses, document_version, extractive_answer,
+                                       lead_language, quotes_runner_up, relevant_clause, sentence_support, short_title,
+                                       told_apart, unsupported_mentions)
 from domainrag.llm.constraints import marker_prefix_ok
 
 THEFT_ARTICLE = ("第二百六十四条 盗窃公私财物，数额较大的，或者多次盗窃、入户盗窃、携带凶器盗窃、扒窃的，处三年以下有期徒刑、"
@@ -37,6 +37,21 @@ def test_a_second_source_is_quoted_only_when_the_search_cannot_tell_the_two_apar
     assert not quotes_runner_up([0.9, 0.89], below=0.2, ratio=0.5)  # the first sure enough
     assert not quotes_runner_up([0.15, 0.1], below=0.0, ratio=0.5)  # off
     assert not quotes_runner_up([0.15], below=0.2, ratio=0.5)  # one passage
+
+
+def test_two_versions_of_one_law_are_told_apart_by_their_dates() -> None:
+    assert document_version("laws/民法商法/公司法(2018-10-26).md") == "2018-10-26"
+    assert document_version("guides/onboarding（第二版）.txt") == "第二版"
+    assert document_version("guides/onboarding_v2.md") == "onboarding_v2"
+    new, old = Reference(1, "公司法", "第一百七十八条"), Reference(2, "公司法", "第一百四十六条")
+    first, second = told_apart(new, "laws/公司法(2023-12-29).md", old, "laws/公司法(2018-10-26).md")
+    assert first.lead() == "根据《公司法》（2023-12-29）第一百七十八条的规定[1]，"
+    assert second.also() == "另可参照《公司法》（2018-10-26）第一百四十六条的规定[2]："
+    assert Reference(2, "Guide", version="v2").also("en") == " See also Guide (v2) [2]: "
+    # different laws, or two passages of one document, read apart already
+    other = Reference(2, "刑法", "第二百六十三条")
+    assert told_apart(new, "laws/公司法(2023-12-29).md", other, "laws/刑法(2020-12-26).md") == (new, other)
+    assert told_apart(new, "laws/公司法(2023-12-29).md", old, "laws/公司法(2023-12-29).md") == (new, old)
 
 
 def test_the_lead_speaks_the_questions_language() -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
-from domainrag.chain.grounding import (SUPPORT_THRESHOLD, SentenceGate, lead_language, quotes_runner_up, reference_for,
-                                       relevant_clause)
+from domainrag.chain.grounding import (SUPPORT_THRESHOLD, Reference, SentenceGate, lead_language, quotes_runner_up,
+                                       reference_for, relevant_clause, told_apart)
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
@@ -334,7 +334,8 @@ class AnswerChain:
     def _grounded_generation(self, turn: Turn, chunk: Any, by_number: dict[int, Hit]) -> Iterator[dict[str, Any]]:
         n, top, _ = turn.passages[0]
         language = lead_language(turn.standalone, self.language)
-        lead = reference_for(n, top.title, top.metadata).lead(language)
+        reference, runner_up = self._references(turn)
+        lead = reference.lead(language)
         first = turn.elapsed_ms()
         yield chunk(answer=lead)
         parts, mode, gen_ms = [lead], "extractive", 0.0
@@ -369,15 +370,27 @@ class AnswerChain:
                 mode = "generated"
         if mode == "extractive":
             clause = relevant_clause(turn.standalone, top.text, self.settings.clause_chars)
-            settings = self.settings
-            if quotes_runner_up([hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below,
-                                settings.also_quote_ratio):
-                m, second, _ = turn.passages[1]
-                clause += (reference_for(m, second.title, second.metadata).also(language)
-                           + relevant_clause(turn.standalone, second.text, settings.clause_chars))
+            if runner_up is not None:
+                second_reference, second = runner_up
+                clause += (second_reference.also(language)
+                           + relevant_clause(turn.standalone, second.text, self.settings.clause_chars))
             parts.append(clause)
             yield chunk(answer=clause)
         return parts, mode, gen_ms, first
+
+    def _references(self, turn: Turn) -> tuple[Reference, tuple[Reference, Hit] | None]:
+        """How the answer names its best passage, and the second passage it quotes too when the search cannot tell the
+        two apart (``quotes_runner_up``): its reference and hit, else None. Two versions of one law name their dates."""
+        n, top, _ = turn.passages[0]
+        first = reference_for(n, top.title, top.metadata)
+        settings = self.settings
+        if not quotes_runner_up([hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below,
+                                settings.also_quote_ratio):
+            return first, None
+        m, second, _ = turn.passages[1]
+        first, second_reference = told_apart(first, top.source, reference_for(m, second.title, second.metadata),
+                                             second.source)
+        return first, (second_reference, second)
 
     def _free_generation(self, turn: Turn, chunk: Any) -> Iterator[dict[str, Any]]:
         cleaner = CitationFilter(set())

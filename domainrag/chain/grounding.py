@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from domainrag.chain.citations import MARKER as _MARKER
 from domainrag.lawref import article_key, clean_law_candidate, normalize_law_name
@@ -103,21 +104,29 @@ class Reference:
     n: int
     title: str
     article: str = ""
+    version: str = ""  # which document of that title, when two are cited (公司法's 2018-10-26 text)
+
+    def _name(self, language: str) -> str:
+        if language.startswith("zh"):
+            name = f"《{self.title}》" if self.title else "资料"
+            return f"{name}（{self.version}）" if self.version else name
+        name = self.title or "source"
+        return f"{name} ({self.version})" if self.version else name
 
     def lead(self, language: str = "zh") -> str:
         """``根据《刑法》第二百六十四条的规定[1]，`` / ``According to [1] Title, ``."""
+        name = self._name(language)
         if language.startswith("zh"):
-            name = f"《{self.title}》" if self.title else "资料"
             return f"根据{name}{self.article}的规定[{self.n}]，" if self.article else f"根据{name}[{self.n}]，"
-        return f"According to {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}], "
+        return f"According to {name} {self.article}".rstrip() + f" [{self.n}], "
 
     def also(self, language: str = "zh") -> str:
         """``另可参照《刑法》第二百六十三条的规定[2]：`` / `` See also [2] Title: ``: a second source quoted after the
         first, when the search cannot tell which of the two is meant."""
+        name = self._name(language)
         if language.startswith("zh"):
-            name = f"《{self.title}》" if self.title else "资料"
             return f"另可参照{name}{self.article}的规定[{self.n}]：" if self.article else f"另可参照{name}[{self.n}]："
-        return f" See also {self.title or 'source'} {self.article}".rstrip() + f" [{self.n}]: "
+        return f" See also {name} {self.article}".rstrip() + f" [{self.n}]: "
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -135,6 +144,28 @@ def lead_language(question: str, pack_language: str) -> str:
 
 def reference_for(n: int, title: str, metadata: dict) -> Reference:
     return Reference(n=n, title=short_title(title), article=str(metadata.get("article") or ""))
+
+
+_STEM_LABEL = re.compile(r"[(（]([^()（）]+)[)）]\s*$")
+
+
+def document_version(source: str) -> str:
+    """What tells a document from others of its title: the bracketed end of its file name (公司法(2018-10-26).md →
+    2018-10-26), else the file name without its extension."""
+    stem = PurePath(source).stem
+    match = _STEM_LABEL.search(stem)
+    return match.group(1).strip() if match else stem
+
+
+def told_apart(first: Reference, first_source: str, second: Reference, second_source: str) -> tuple[Reference, Reference]:
+    """Two references that would read alike (the same title, from different documents: two versions of one law) with
+    each document's version named; other pairs as they are."""
+    if first.title != second.title or first_source == second_source:
+        return first, second
+    first_version, second_version = document_version(first_source), document_version(second_source)
+    if first_version == second_version:
+        return first, second
+    return replace(first, version=first_version), replace(second, version=second_version)
 
 
 # ---- extractive answers --------------------------------------------------------------------------------------
