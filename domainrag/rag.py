@@ -366,7 +366,8 @@ class DomainRAG:
 
                 self._answer_chain = AnswerChain(self.pack, self.search, generator=lambda: self.generator,
                                                  cache=lambda: self.answer_cache, mode=self._answer_mode,
-                                                 off_subject=self.off_subject)
+                                                 off_subject=self.off_subject,
+                                                 reranked=lambda: self.retriever.reranker is not None)
             return self._answer_chain
 
     def ask(self, question: str, history: list[Any] | None = None, use_cache: bool = True, k: int | None = None,

@@ -186,12 +186,13 @@ def test_an_unsure_search_gets_both_passages_quoted(law_rag: DomainRAG) -> None:
     hits = law_rag.search(THEFT, 5)
     assert len(hits) >= 2 and hits[0].chunk_id != hits[1].chunk_id
 
-    def answer(scores: list[float], settings: dict) -> Answer:
+    def answer(scores: list[float], settings: dict, reranked: bool = True) -> Answer:
         scored = [dataclasses.replace(hit, score=score) for hit, score in zip(hits, scores + [0.0] * len(hits))]
         pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw,
                                                       "answer": {"mode": "extractive", **settings}},
                                    retrieval=dataclasses.replace(law_rag.pack.retrieval, score_threshold=0.0))
-        return AnswerChain(pack, lambda question, k: scored[:k], ScriptedGenerator(), cache=None).ask(THEFT)
+        return AnswerChain(pack, lambda question, k: scored[:k], ScriptedGenerator(), cache=None,
+                           reranked=lambda: reranked).ask(THEFT)
 
     on = {"also_quote_below": 0.2, "also_quote_ratio": 0.5}
     both = answer([0.15, 0.1], on)
@@ -205,9 +206,11 @@ def test_an_unsure_search_gets_both_passages_quoted(law_rag: DomainRAG) -> None:
     hits[0] = dataclasses.replace(hits[0], source="laws/刑法(2023-12-29).md")
     versions = answer([0.15, 0.1], on).answer
     assert versions.startswith("根据《刑法》（2023-12-29）第") and "另可参照《刑法》（1997-03-14）第" in versions
-    for scores, settings in (([0.9, 0.85], on), ([0.15, 0.05], on), ([0.15, 0.1], {})):
-        alone = answer(scores, settings)
-        assert [c.n for c in alone.citations] == [1] and "另可参照" not in alone.answer, (scores, settings)
+    assert law_rag.answer_chain.reranked()  # DomainRAG tells its chain when its pack's reranker scored the hits
+    for scores, settings, reranked in (([0.9, 0.85], on, True), ([0.15, 0.05], on, True), ([0.15, 0.1], {}, True),
+                                       ([0.15, 0.1], on, False)):  # fused scores are no probabilities
+        alone = answer(scores, settings, reranked)
+        assert [c.n for c in alone.citations] == [1] and "另可参照" not in alone.answer, (scores, settings, reranked)
 
 
 def test_bad_also_quote_settings_are_named(law_rag: DomainRAG) -> None:

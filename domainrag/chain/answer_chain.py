@@ -51,7 +51,8 @@ class AnswerSettings:
     clause_chars: the longest clause an extractive answer quotes (a longer passage is cut to its best sentences).
     also_quote_below, also_quote_ratio: an extractive answer quotes the second passage too (另可参照…[2]) when the
       best passage's score is under ``also_quote_below`` and the second's at least ``also_quote_ratio`` times it
-      (``grounding.quotes_runner_up``). Meant for packs with a reranker, whose scores are probabilities; 0: never.
+      (``grounding.quotes_runner_up``). Only when a reranker scored the hits (probabilities; the chain's
+      ``reranked``); 0: never.
     """
 
     no_context: str = "refuse"
@@ -121,12 +122,14 @@ class AnswerChain:
     local model (or the cache's embedding index) is built only when an answer first needs it; ``cache`` is an
     ``AnswerCache`` (anything with ``version``/``lookup``/``store``) or None. ``mode`` overrides ``[answer] mode``.
     ``off_subject(question)``, called after the search, says the question is off the knowledge base's subject
-    (``DomainRAG.off_subject``), so that no passage is given to the model; None: never.
+    (``DomainRAG.off_subject``), so that no passage is given to the model; None: never. ``reranked()`` says the
+    search's scores are a reranker's probabilities, which ``[answer] also_quote_below`` compares; None: they are not,
+    and no second passage is quoted.
     """
 
     def __init__(self, pack: Pack, search: Callable[[str, int], list[Hit]],
                  generator: Generator | Callable[[], Generator], cache: Any = None, mode: str | None = None,
-                 off_subject: Callable[[str], bool] | None = None) -> None:
+                 off_subject: Callable[[str], bool] | None = None, reranked: Callable[[], bool] | None = None) -> None:
         from dataclasses import replace
 
         self.search = search
@@ -142,6 +145,7 @@ class AnswerChain:
         self.k = pack.retrieval.k
         self.score_threshold = pack.retrieval.score_threshold
         self.off_subject = off_subject or (lambda question: False)
+        self.reranked = reranked or (lambda: False)
         self.language = pack.language
         self.disclaimer = pack.disclaimer
         self._warming: threading.Thread | None = None
@@ -379,13 +383,13 @@ class AnswerChain:
         return parts, mode, gen_ms, first
 
     def _references(self, turn: Turn) -> tuple[Reference, tuple[Reference, Hit] | None]:
-        """How the answer names its best passage, and the second passage it quotes too when the search cannot tell the
+        """How the answer names its best passage, and the second passage it quotes too when the reranker cannot tell the
         two apart (``quotes_runner_up``): its reference and hit, else None. Two versions of one law name their dates."""
         n, top, _ = turn.passages[0]
         first = reference_for(n, top.title, top.metadata)
         settings = self.settings
-        if not quotes_runner_up([hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below,
-                                settings.also_quote_ratio):
+        if not settings.also_quote_below or not self.reranked() or not quotes_runner_up(
+                [hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below, settings.also_quote_ratio):
             return first, None
         m, second, _ = turn.passages[1]
         first, second_reference = told_apart(first, top.source, reference_for(m, second.title, second.metadata),
