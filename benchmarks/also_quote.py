@@ -30,7 +30,7 @@ RATIO = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 def scored_questions(rag, records: list[dict], clause_chars: int) -> list[dict]:
     """Per question: the top two scores, whether each passage is gold, ROUGE-L of the one- and two-passage answers."""
-    from domainrag.chain.grounding import extractive_answer, reference_for, told_apart
+    from domainrag.chain.grounding import extractive_answer, pair_references, reference_for
     from domainrag.evaluate.gold import Gold
     from domainrag.evaluate.metrics import rouge_l_words
     from domainrag.lawref import parse_article_ref
@@ -46,9 +46,9 @@ def scored_questions(rag, records: list[dict], clause_chars: int) -> list[dict]:
         first, second = hits
         one = extractive_answer(question, reference_for(1, first.title, first.metadata), first.text,
                                 max_chars=clause_chars)
-        named = told_apart(reference_for(1, first.title, first.metadata), first.source,
-                           reference_for(2, second.title, second.metadata), second.source)
-        two = extractive_answer(question, named[0], first.text, max_chars=clause_chars, also=(named[1], second.text))
+        first_reference, second_reference = pair_references((1, first), (2, second))
+        two = extractive_answer(question, first_reference, first.text, max_chars=clause_chars,
+                                also=(second_reference, second.text))
         rows.append({"scores": (first.score, second.score),
                      "gold": (bool(gold) and bool(gold.matches(first)), bool(gold) and bool(gold.matches(second))),
                      "one": rouge_l_words(one, reference), "two": rouge_l_words(two, reference)})

@@ -20,8 +20,8 @@ from typing import Any
 
 from domainrag.answer import Answer, AnswerStream, Citation, QuestionError
 from domainrag.chain.citations import CitationFilter, cited_numbers
-from domainrag.chain.grounding import (SUPPORT_THRESHOLD, Reference, SentenceGate, lead_language, quotes_runner_up,
-                                       reference_for, relevant_clause, told_apart)
+from domainrag.chain.grounding import (SUPPORT_THRESHOLD, Reference, SentenceGate, lead_language, pair_references,
+                                       quoted_clauses, quotes_runner_up, reference_for)
 from domainrag.chain.rewrite import standalone_question
 from domainrag.errors import ConfigError
 from domainrag.llm.base import GenerationSettings, Generator, Guidance
@@ -373,11 +373,8 @@ class AnswerChain:
             if gate.wrote_something:
                 mode = "generated"
         if mode == "extractive":
-            clause = relevant_clause(turn.standalone, top.text, self.settings.clause_chars)
-            if runner_up is not None:
-                second_reference, second = runner_up
-                clause += (second_reference.also(language)
-                           + relevant_clause(turn.standalone, second.text, self.settings.clause_chars))
+            also = (runner_up[0], runner_up[1].text) if runner_up is not None else None
+            clause = quoted_clauses(turn.standalone, top.text, language, self.settings.clause_chars, also)
             parts.append(clause)
             yield chunk(answer=clause)
         return parts, mode, gen_ms, first
@@ -385,15 +382,12 @@ class AnswerChain:
     def _references(self, turn: Turn) -> tuple[Reference, tuple[Reference, Hit] | None]:
         """How the answer names its best passage, and the second passage it quotes too when the reranker cannot tell the
         two apart (``quotes_runner_up``): its reference and hit, else None. Two versions of one law name their dates."""
-        n, top, _ = turn.passages[0]
-        first = reference_for(n, top.title, top.metadata)
-        settings = self.settings
-        if not settings.also_quote_below or not self.reranked() or not quotes_runner_up(
-                [hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below, settings.also_quote_ratio):
-            return first, None
+        (n, top, _), settings = turn.passages[0], self.settings
+        if not (quotes_runner_up([hit.score for _, hit, _ in turn.passages[:2]], settings.also_quote_below,
+                                 settings.also_quote_ratio) and self.reranked()):
+            return reference_for(n, top.title, top.metadata), None
         m, second, _ = turn.passages[1]
-        first, second_reference = told_apart(first, top.source, reference_for(m, second.title, second.metadata),
-                                             second.source)
+        first, second_reference = pair_references((n, top), (m, second))
         return first, (second_reference, second)
 
     def _free_generation(self, turn: Turn, chunk: Any) -> Iterator[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 
@@ -168,6 +169,12 @@ def told_apart(first: Reference, first_source: str, second: Reference, second_so
     return replace(first, version=first_version), replace(second, version=second_version)
 
 
+def pair_references(first: tuple[int, Any], second: tuple[int, Any]) -> tuple[Reference, Reference]:
+    """The references of two numbered passages (``(n, hit)``: a Hit or Citation) quoted together, ``told_apart``."""
+    (n, a), (m, b) = first, second
+    return told_apart(reference_for(n, a.title, a.metadata), a.source, reference_for(m, b.title, b.metadata), b.source)
+
+
 # ---- extractive answers --------------------------------------------------------------------------------------
 # The labelled fields of a question-and-answer record: 问：… 答：…, Question: … Answer: …, a CSV row's
 # "端到端query: …；参考答案: …". A label starts the text, a line, a sentence or a CSV field; other labels (序号: 30)
@@ -234,15 +241,21 @@ def relevant_clause(question: str, text: str, max_chars: int = 160) -> str:
     return best
 
 
-def extractive_answer(question: str, reference: Reference, text: str, language: str = "zh",
-                      max_chars: int = 160, also: tuple[Reference, str] | None = None) -> str:
-    """The lead naming the passage, then its clause that answers the question; with ``also`` (a second passage's
-    reference and text), that passage's clause after ``Reference.also``."""
-    answer = reference.lead(language) + relevant_clause(question, text, max_chars)
+def quoted_clauses(question: str, text: str, language: str = "zh", max_chars: int = 160,
+                   also: tuple[Reference, str] | None = None) -> str:
+    """What an extractive answer says after its lead: the passage's clause that answers the question; with ``also`` (a
+    second passage's reference and text), that passage's clause after ``Reference.also``."""
+    quoted = relevant_clause(question, text, max_chars)
     if also is not None:
         second, second_text = also
-        answer += second.also(language) + relevant_clause(question, second_text, max_chars)
-    return answer
+        quoted += second.also(language) + relevant_clause(question, second_text, max_chars)
+    return quoted
+
+
+def extractive_answer(question: str, reference: Reference, text: str, language: str = "zh",
+                      max_chars: int = 160, also: tuple[Reference, str] | None = None) -> str:
+    """The lead naming the passage, then ``quoted_clauses``."""
+    return reference.lead(language) + quoted_clauses(question, text, language, max_chars, also)
 
 
 def quotes_runner_up(scores: Sequence[float], below: float, ratio: float) -> bool:
