@@ -217,9 +217,10 @@ def test_bad_also_quote_settings_are_named(law_rag: DomainRAG) -> None:
     from domainrag.chain.answer_chain import AnswerSettings
     from domainrag.errors import ConfigError
 
-    pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw, "answer": {"also_quote_below": 2}})
-    with pytest.raises(ConfigError, match=r"\[answer\] also_quote_below and also_quote_ratio must be numbers"):
-        AnswerSettings.from_pack(pack)
+    for bad in ({"also_quote_below": 2}, {"also_quote_ratio": "half"}, {"also_quote_below": True}):
+        pack = dataclasses.replace(law_rag.pack, raw={**law_rag.pack.raw, "answer": bad})
+        with pytest.raises(ConfigError, match=r"\[answer\] also_quote_below and also_quote_ratio must be numbers"):
+            AnswerSettings.from_pack(pack)
 
 
 def test_nothing_relevant_says_so_without_generating(law_rag: DomainRAG) -> None:

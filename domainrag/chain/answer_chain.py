@@ -76,7 +76,8 @@ class AnswerSettings:
                 or settings.mode not in ANSWER_MODES:
             raise ConfigError(f"{pack.path}/pack.toml: [answer] no_context must be refuse|generate, rewrite "
                               "rules|llm and mode grounded|extractive")
-        if not (0 <= settings.also_quote_below <= 1 and 0 <= settings.also_quote_ratio <= 1):
+        if not all(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+                   for value in (settings.also_quote_below, settings.also_quote_ratio)):
             raise ConfigError(f"{pack.path}/pack.toml: [answer] also_quote_below and also_quote_ratio must be "
                               "numbers from 0 to 1 (0 turns quoting a second passage off)")
         return settings
